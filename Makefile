@@ -1,0 +1,77 @@
+# thunlp-repro: set-up, tests, benchmarks and reproduction targets.
+# A fresh clone needs only Python >= 3.11 and make: every target runs `setup` when needed.
+
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PRESET     ?= mini
+GROUP      ?= mini
+PY         := $(VENV)/bin/python
+CLI        := $(VENV)/bin/thunlp-repro
+STAMP      := $(VENV)/.installed
+ASSETS_OK  := $(VENV)/.assets-$(GROUP)
+
+.PHONY: setup assets lint format test test-slow test-gpu bench bench-compare \
+        reproduce-all reproduce-finetune report clean
+
+# torch first (a CPU build unless TORCH_SPEC says otherwise), or pip resolves a CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(STAMP)
+
+# Offline models and data into $THUNLP_REPRO_HOME (default ~/.cache/thunlp-repro), verified.
+# The install is idempotent; the stamp only saves re-hashing on every `make test`.
+$(ASSETS_OK): $(STAMP) shared/assets/assets.lock
+	$(CLI) assets install --group $(GROUP)
+	touch $@
+
+assets: $(ASSETS_OK)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# The test command (README, .ci/run): lint, then the default suite with the mini assets required.
+test: lint assets
+	THUNLP_REPRO_REQUIRE_ASSETS=1 $(VENV)/bin/pytest
+
+test-slow: assets
+	THUNLP_REPRO_REQUIRE_ASSETS=1 $(VENV)/bin/pytest -m slow
+
+test-gpu: setup
+	$(VENV)/bin/pytest -m gpu
+
+BENCH_ARGS := benchmarks --benchmark-only --benchmark-json=benchmarks/results/latest.json \
+              --benchmark-autosave --benchmark-storage=file://benchmarks/.storage \
+              --benchmark-columns=min,median,iqr,ops -p no:cacheprovider -o addopts="" \
+              -o python_files="bench_*.py" -s
+
+bench: setup
+	mkdir -p benchmarks/results
+	$(VENV)/bin/pytest $(BENCH_ARGS)
+
+bench-compare: setup
+	mkdir -p benchmarks/results
+	$(VENV)/bin/pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=median:25%
+
+reproduce-finetune: assets
+	$(CLI) reproduce-all --preset $(PRESET) --paper finetune
+
+reproduce-all: assets
+	$(CLI) reproduce-all --preset $(PRESET)
+
+report: setup
+	$(CLI) report
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache benchmarks/.storage
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

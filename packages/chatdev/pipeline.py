@@ -1,0 +1,476 @@
+"""Entry points: run one ChatDev project, and replay a project from its transcript.
+
+`run_project` loads the company, opens the project folder, builds the LLM client (any
+OpenAI-compatible server, a local llama.cpp server started for the run, or a given client),
+runs the chain and always finishes the folder: code, docs, meta, cost and results are written
+even when a budget cap, a format failure or an LLM error stops the chain.
+
+`replay_project` re-runs a project from its `transcript.jsonl` (no LLM, no network) and its
+recorded sandbox results, and compares the code trees: they must be identical.
+
+Reproduces: ChatDev §3 (the whole pipeline); chatdev.md §2.13-§2.15, §2.18.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import filecmp
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thunlp_repro.chatdev.chain import ChainRunner, FormatFailure
+from thunlp_repro.chatdev.chat import CallContext, Caller, Chat
+from thunlp_repro.chatdev.codebook import Codebook
+from thunlp_repro.chatdev.company import ChainItem, Company, StepSpec, company_from_native, validate
+from thunlp_repro.chatdev.company import load_company as _load_company
+from thunlp_repro.chatdev.config import ChatDevConfig
+from thunlp_repro.chatdev.phases import ChatEnv
+from thunlp_repro.chatdev.project import Project
+from thunlp_repro.chatdev.sandbox import SandboxResult, SandboxSettings, run_program
+from thunlp_repro.shared.config import load_config, to_dict, to_yaml
+from thunlp_repro.shared.errors import ConfigError, ReproError, UsageError
+from thunlp_repro.shared.llm.accounting import Budget, BudgetExceeded
+from thunlp_repro.shared.llm.base import LLMClient, LLMError
+from thunlp_repro.shared.llm.replay import ReplayLLM
+
+logger = logging.getLogger(__name__)
+
+FINAL_STATUSES = ("done", "format_failure", "budget_exceeded", "timeout", "error")
+
+
+@dataclass
+class ProjectResult:
+    """What a run produced."""
+
+    path: Path
+    status: str
+    reason: str | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def code_dir(self) -> Path:
+        return self.path / "code"
+
+
+# ------------------------------------------------------------------------------ helpers
+def apply_company_protocol(cfg: ChatDevConfig, protocol: dict[str, Any]) -> ChatDevConfig:
+    """Layer a company file's `protocol:` section over the engine config (validated)."""
+    if not protocol:
+        return cfg
+    import yaml
+
+    data = to_dict(cfg)
+    data["protocol"] = _deep_update(data["protocol"], protocol)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        yaml.safe_dump(data, fh)
+    try:
+        merged, _ = load_config(ChatDevConfig, config_file=fh.name)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    return merged
+
+
+def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_update(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def chain_items(company: Company, incremental: bool) -> list[ChainItem]:
+    """The chain to run; incremental mode replaces Coding by ModificationRequest (repo: skips
+    Coding and starts from the existing code)."""
+    items = list(company.chain)
+    if not incremental:
+        return items
+    out = []
+    for item in items:
+        if item.name == "Coding":
+            if "ModificationRequest" in company.phases:
+                out.append(ChainItem("ModificationRequest", "simple",
+                                     [StepSpec("ModificationRequest", 1, False)]))  # fmt: skip
+            continue
+        out.append(item)
+    return out
+
+
+def build_client(cfg: ChatDevConfig, base_url: str | None = None) -> LLMClient:
+    """The OpenAI-compatible client for `cfg.llm` (a local server's URL given as `base_url`)."""
+    from thunlp_repro.shared.llm import build_client as _build
+
+    llm = cfg.llm
+    local = base_url is not None and llm.backend == "local"
+    return _build(
+        "openai",
+        model=llm.model,
+        base_url=base_url or llm.base_url,
+        provider=llm.provider,
+        # a local server gets a dummy key, never the user's real one
+        api_key_env="THUNLP_REPRO_LOCAL_LLM_KEY" if local else llm.api_key_env,
+        default_api_key="local" if local else None,
+        api_version=llm.api_version,
+        timeout_s=llm.request_timeout_s,
+        max_attempts=llm.max_attempts,
+        backoff_base_s=llm.backoff_base_s,
+        backoff_max_s=llm.backoff_max_s,
+    )
+
+
+class _RecordedTests:
+    """Serves recorded sandbox results in order (replay)."""
+
+    def __init__(self, results: list[dict[str, Any]]) -> None:
+        self.results = list(results)
+        self.position = 0
+
+    def __call__(self) -> SandboxResult:
+        if self.position >= len(self.results):
+            raise ReproError(f"replay diverged: sandbox run {self.position} was not recorded")
+        result = SandboxResult.from_dict(self.results[self.position])
+        self.position += 1
+        return result
+
+
+class _ReplayClient:
+    """ReplayLLM that turns "past the end" into the recorded budget stop."""
+
+    name = "replay"
+
+    def __init__(self, inner: ReplayLLM, budget_stop: str | None) -> None:
+        self.inner = inner
+        self.budget_stop = budget_stop
+
+    def chat(self, request):  # noqa: ANN001, ANN201
+        if self.budget_stop and self.inner.position >= len(self.inner.records):
+            raise BudgetExceeded(f"{self.budget_stop} (replayed)")
+        return self.inner.chat(request)
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------ run
+def run_project(
+    task: str,
+    *,
+    name: str,
+    cfg: ChatDevConfig,
+    company: Company | None = None,
+    client: LLMClient | None = None,
+    root: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    overwrite: bool = False,
+    incremental: str | Path | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    recorded_tests: list[dict[str, Any]] | None = None,
+    extra_meta: dict[str, Any] | None = None,
+    argv: list[str] | None = None,
+    preset: str | None = None,
+) -> ProjectResult:
+    """Run the chat chain for one task and write the project folder.
+
+    Args:
+        task: The customer's requirement.
+        name: Project name (folder `runs/chatdev/<name>/` unless `root`/`run_dir`).
+        cfg: Engine settings.
+        company: A loaded company; default: `cfg.project.company` (our Default when null).
+        client: An LLM client; default: built from `cfg.llm` (a local server when backend is
+            `local`, started and stopped here).
+        root: Runs root (replaces `runs/`).
+        run_dir: Explicit project folder.
+        overwrite: Replace an existing non-empty folder.
+        incremental: Existing code folder to continue from (copied to `base/` and `code/`).
+        on_event: Live-view callback for every event (and a `speak` event before each call).
+        recorded_tests: Replay: sandbox results to serve instead of running programs.
+        extra_meta: Merged into meta.json.
+        argv: Command line recorded in command.txt.
+        preset: Name of the preset the config came from (recorded in meta and results).
+
+    Returns:
+        The folder, its final status and meta.
+
+    Raises:
+        UsageError / ConfigError: bad inputs (before anything runs).
+    """
+    if not task.strip():
+        raise UsageError("the task text is empty")
+    if company is None:
+        company = _load_company(cfg.project.company,
+                                ignore_unsupported=cfg.project.ignore_unsupported)  # fmt: skip
+    cfg = apply_company_protocol(cfg, company.protocol)
+    company = company.with_marker(cfg.protocol.marker, cfg.protocol.question_marker)
+    items = chain_items(company, incremental is not None)
+    names = [item.name for item in items]
+    if cfg.protocol.until and cfg.protocol.until not in names:
+        raise ConfigError(f"--until {cfg.protocol.until}: not a chain item; the chain is "
+                          f"{' -> '.join(names)}")  # fmt: skip
+    if client is None and cfg.llm.backend == "local":  # fail before creating the folder
+        from thunlp_repro.chatdev.local_server import require_llama_cpp, resolve_gguf
+
+        require_llama_cpp()
+        resolve_gguf(cfg.llm.local_model)
+    git = cfg.project.git if cfg.project.git is not None else company.flags.get("git_management")
+    started_wall = time.time()
+    started = time.monotonic()
+    project = Project.open(name, root=root, run_dir=run_dir, overwrite=overwrite, git=bool(git),
+                           on_event=on_event)  # fmt: skip
+    project.write_inputs(task, to_yaml(cfg), company)
+    project.rundir.write_command(argv)
+    env_json = project.rundir.write_env()
+    server = None
+    status, reason = "error", None
+    env = ChatEnv(task=task, codebook=Codebook(parser=cfg.compat.parser),
+                  code_dir=project.code_dir)  # fmt: skip
+    runner: ChainRunner | None = None
+    phase_times: list[dict[str, Any]] = []
+    open_phases: dict[tuple, float] = {}
+
+    def emit(kind: str, **data: Any) -> None:
+        key = (data.get("phase"), data.get("loop"), data.get("cycle"))
+        if kind == "phase_start":
+            open_phases[key] = time.monotonic()
+        elif kind == "phase_end" and key in open_phases:
+            seconds = round(time.monotonic() - open_phases.pop(key), 3)
+            phase_times.append({"phase": data.get("phase"), "loop": data.get("loop"),
+                                "cycle": data.get("cycle"), "duration_s": seconds})  # fmt: skip
+        project.event(kind, **data)
+
+    def on_speak(ctx: CallContext, speaker: str, role: str) -> None:
+        if on_event:
+            on_event({"event": "speak", "phase": ctx.phase, "loop": ctx.loop, "cycle": ctx.cycle,
+                      "speaker": speaker, "role": role})  # fmt: skip
+
+    try:
+        if client is None:
+            if cfg.llm.backend == "local":
+                from thunlp_repro.chatdev.local_server import LocalServer
+
+                emit("local_server", model=cfg.llm.local_model)
+                server = LocalServer(
+                    cfg.llm.local_model, n_ctx=cfg.llm.local_n_ctx, n_threads=cfg.llm.local_threads,
+                    seed=cfg.llm.seed, start_timeout_s=cfg.llm.local_start_timeout_s,
+                    log_path=project.path / "llama_server.log",
+                ).start()  # fmt: skip
+                client = build_client(cfg, base_url=server.base_url)
+            elif cfg.llm.backend in ("openai",):
+                client = build_client(cfg)
+            else:
+                raise UsageError(f"backend '{cfg.llm.backend}' needs a client passed in "
+                                 "(scripted) or `chatdev replay` (replay)")  # fmt: skip
+        budget = Budget(**dataclasses.asdict(cfg.budget))
+        caller = Caller(client, cfg, project.transcript, budget, project_id=name, on_speak=on_speak)
+        chat = Chat(company, cfg, caller, task)
+        settings = SandboxSettings.from_config(cfg.sandbox)
+
+        def live_tests() -> SandboxResult:
+            language = env.language or "python"
+            entry = env.codebook.entry_point() or env.codebook.entry_file
+            return run_program(project.code_dir, entry, language, settings)
+
+        tests_source = _RecordedTests(recorded_tests) if recorded_tests is not None else live_tests
+
+        def run_tests() -> SandboxResult:
+            result = tests_source()
+            emit("sandbox", verdict=result.verdict, result=result.to_dict())
+            return result
+
+        runner = ChainRunner(company, cfg, chat, env, emit,
+                             on_code_change=lambda msg: project.sync_code(env, msg),
+                             run_tests=run_tests)  # fmt: skip
+        if incremental is not None:
+            skipped = project.load_incremental(Path(incremental), env)
+            emit("incremental", source=str(incremental), files=sorted(env.codebook.files),
+                 skipped=skipped)  # fmt: skip
+        emit("chain_start", items=names, task=task)
+        runner.run(items)
+        if env.codebook.files:
+            status = "done"
+        else:
+            status, reason = "format_failure", "the chain produced no code"
+    except BudgetExceeded as exc:
+        status, reason = "budget_exceeded", str(exc)
+    except FormatFailure as exc:
+        status, reason = "format_failure", str(exc)
+    except LLMError as exc:
+        status, reason = "error", str(exc)
+    except KeyboardInterrupt:
+        status, reason = "error", "interrupted"
+        raise
+    except ReproError as exc:
+        status, reason = "error", str(exc)
+    except Exception as exc:  # harness bug: keep the folder, record it, re-raise
+        status, reason = "error", f"{exc.__class__.__name__}: {exc}"
+        raise
+    finally:
+        if server is not None:
+            server.stop()
+        if client is not None and hasattr(client, "close"):
+            client.close()
+        emit("chain_end", status=status, reason=reason)
+        stats = runner.stats if runner else None
+        final = stats.final if stats else None
+        meta = {
+            "name": name,
+            "preset": preset,
+            "task_id": (extra_meta or {}).get("task_id"),
+            "backend": getattr(client, "name", cfg.llm.backend) if client else cfg.llm.backend,
+            "model": cfg.llm.model,
+            "base_url": server.base_url if server else cfg.llm.base_url,
+            "provider": cfg.llm.provider,
+            "temperature": cfg.llm.temperature,
+            "top_p": cfg.llm.top_p,
+            "seed": cfg.llm.seed,
+            "switches": {
+                "dehallucination": cfg.protocol.cdh.enabled,
+                "cdh_phases": cfg.protocol.cdh.phases,
+                "roles_in_prompts": cfg.protocol.roles_in_prompts,
+                "until": cfg.protocol.until,
+                "git": bool(git),
+                "incremental": str(incremental) if incremental is not None else None,
+                "marker": cfg.protocol.marker,
+                "parser": cfg.compat.parser,
+                "stop_after_unchanged": cfg.protocol.stop_after_unchanged,
+            },
+            "company": {"name": company.name, "source": company.source},
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_wall)),
+            "duration_s": round(time.monotonic() - started, 3),
+            "phase_timings": phase_times,
+            "final_verdict": final.verdict if final else None,
+            "verdicts": stats.verdicts if stats else [],
+            "first_error_type": stats.first_error_type if stats else None,
+            "cycles": stats.cycles if stats else {},
+            "completed_items": stats.completed_items if stats else [],
+            "reflections": stats.reflections if stats else 0,
+            "cdh_questions": stats.cdh_questions if stats else 0,
+            "format_retries": stats.format_retries if stats else 0,
+            "format_failures": stats.format_failures if stats else [],
+            "limits_enforced": final.limits_enforced if final else sys.platform != "win32",
+            "network_isolated": False,
+            "packages": {
+                k: v
+                for k, v in env_json.get("packages", {}).items()
+                if k in ("openai", "llama-cpp-python")
+            },  # fmt: skip
+            "python": sys.version.split()[0],
+            **(extra_meta or {}),
+        }
+        doc = project.finalize(status=status, reason=reason, env=env, meta=meta, cfg=cfg,
+                               company=company)  # fmt: skip
+        project.close()
+    return ProjectResult(project.path, status, reason, doc)
+
+
+# ------------------------------------------------------------------------------ replay
+def load_project_inputs(project_dir: Path) -> tuple[str, ChatDevConfig, Company, dict[str, Any]]:
+    """Task, engine config, company and meta saved in a project folder."""
+    from thunlp_repro.shared import io
+
+    for needed in ("task.prompt", "config.yaml", "company.yaml", "transcript.jsonl"):
+        if not (project_dir / needed).is_file():
+            raise UsageError(f"{project_dir} is not a ChatDev project folder (no {needed})")
+    import yaml
+
+    task = (project_dir / "task.prompt").read_text(encoding="utf-8")
+    cfg, _ = load_config(ChatDevConfig, config_file=project_dir / "config.yaml")
+    doc = yaml.safe_load((project_dir / "company.yaml").read_text(encoding="utf-8")) or {}
+    company = company_from_native(doc, str(project_dir / "company.yaml"))
+    validate(company, ignore_unsupported=True)
+    meta_path = project_dir / "meta.json"
+    meta = io.read_json(meta_path) if meta_path.is_file() else {}
+    return task, cfg, company, meta
+
+
+def compare_trees(a: Path, b: Path) -> list[str]:
+    """Relative paths that differ between two trees (missing on one side, or other bytes)."""
+
+    def files(root: Path) -> dict[str, Path]:
+        if not root.is_dir():
+            return {}
+        return {p.relative_to(root).as_posix(): p for p in root.rglob("*")
+                if p.is_file() and ".git" not in p.relative_to(root).parts}  # fmt: skip
+
+    fa, fb = files(a), files(b)
+    diffs = sorted(set(fa) ^ set(fb))
+    for rel in sorted(set(fa) & set(fb)):
+        if not filecmp.cmp(fa[rel], fb[rel], shallow=False):
+            diffs.append(rel)
+    return sorted(diffs)
+
+
+@dataclass
+class ReplayResult:
+    """A replayed project and how its code tree compares with the original's."""
+
+    result: ProjectResult
+    differences: list[str]
+    llm_calls: int
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+
+def replay_project(
+    project_dir: str | Path,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    rerun_tests: bool = False,
+    mode: str = "strict",
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> ReplayResult:
+    """Re-run a project from its transcript (no LLM) and compare the code trees.
+
+    Args:
+        project_dir: The recorded project.
+        out: Where the replay goes (default: `<project_dir>-replay` beside it).
+        overwrite: Replace an existing output folder.
+        rerun_tests: Execute the programs again instead of reusing the recorded verdicts.
+        mode: "strict" (request hashes in order) or "lenient".
+        on_event: Live-view callback.
+    """
+    from thunlp_repro.shared import io
+
+    project_dir = Path(project_dir)
+    task, cfg, company, meta = load_project_inputs(project_dir)
+    cfg = dataclasses.replace(cfg, budget=dataclasses.replace(cfg.budget, max_wall_s=None))
+    replay = ReplayLLM(project_dir / "transcript.jsonl", mode=mode)
+    stop = meta.get("reason") if meta.get("status") == "budget_exceeded" else None
+    client = _ReplayClient(replay, stop)
+    recorded = None
+    if not rerun_tests and (project_dir / "events.jsonl").is_file():
+        from thunlp_repro.shared.llm.transcript import read_transcript
+
+        recorded = [e["result"] for e in read_transcript(project_dir / "events.jsonl")
+                    if e.get("event") == "sandbox"]  # fmt: skip
+    incremental = project_dir / "base" if (project_dir / "base").is_dir() else None
+    out_dir = Path(out) if out else project_dir.parent / f"{project_dir.name}-replay"
+    result = run_project(
+        task,
+        name=meta.get("name") or project_dir.name,
+        cfg=cfg,
+        company=company,
+        client=client,
+        run_dir=out_dir,
+        overwrite=overwrite,
+        incremental=incremental,
+        on_event=on_event,
+        recorded_tests=recorded,
+        extra_meta={"replay_of": str(project_dir), "task_id": meta.get("task_id")},
+        preset=meta.get("preset"),
+    )
+    differences = compare_trees(project_dir / "code", out_dir / "code")
+    io.atomic_write_json(out_dir / "replay.json", {"replay_of": str(project_dir),
+                         "identical": not differences, "differences": differences,
+                         "llm_calls_served": replay.position})  # fmt: skip
+    return ReplayResult(result, differences, replay.position)

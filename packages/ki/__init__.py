@@ -1,0 +1,1 @@
+"""KI: knowledge inheritance for pre-trained language models (Qin et al., NAACL 2022)."""

@@ -1,0 +1,116 @@
+"""One KI pre-training run on the shared Engine: teacher, scratch baseline or KI student.
+
+`run_pretrain` trains through `KIHooks`, saves the final student as an HF folder in
+`<run>/export/` (with `meta.json`), scores the teacher once on the same fixed validation set, and
+writes `results.json` whose `metrics.evals` is the curve (PPL, FLOPs with and without the
+teacher, wall-clock, α) every `train.eval_every` steps (ki.md §2.5, §2.6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from thunlp_repro.shared.config import to_dict
+
+logger = logging.getLogger(__name__)
+
+
+def config_hash(cfg: Any) -> str:
+    """sha256 (first 12 hex) of the resolved config: the run cache key."""
+    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def evaluate_model(hooks: Any, engine: Any, mlm: Any) -> dict[str, float]:
+    """Own-MLM PPL of any masked LM (e.g. the teacher) on the run's fixed validation set."""
+    import torch
+
+    from thunlp_repro.ki.hooks import ppl_metrics, score_loader
+    from thunlp_repro.ki.inheritance import masked_logits
+
+    mlm = mlm.to(engine.accelerator.device).eval()
+    loader = engine.eval_loader
+
+    def fwd(ids: Any, sel: Any) -> Any:
+        return masked_logits(mlm, ids, None, sel)
+
+    with torch.no_grad():
+        sums = score_loader(fwd, loader, engine.accelerator, hooks.vocab)
+    return ppl_metrics(sums, hooks.val_keys, [vs.corpus for vs in hooks.val_sets])
+
+
+def run_pretrain(
+    cfg: Any,
+    run: Any,
+    resume: str | None = None,
+    preset: str = "custom",
+    label: str = "pretrain",
+    table: str = "pretrain",
+) -> dict[str, Any]:
+    """Train one run and write `results.json`; returns its `metrics` section."""
+    from thunlp_repro.ki.archs import param_counts
+    from thunlp_repro.ki.hooks import KIHooks, save_hf
+    from thunlp_repro.shared.assets import asset_fingerprints
+    from thunlp_repro.shared.trainer import Engine
+
+    hooks = KIHooks(cfg)
+    engine = Engine(cfg, hooks, run)
+    hooks.bind(engine.state)
+    fit = engine.fit(resume=resume)
+    student = engine.accelerator.unwrap_model(engine.model).model
+    save_hf(student, hooks.tokenizer, run.export_dir)
+    history = fit.state.history
+    final = history[-1] if history else {}
+    teacher_eval: dict[str, float] = {}
+    if hooks.teacher is not None:
+        teacher_eval = evaluate_model(hooks, engine, hooks.teacher)
+    steps = cfg.train.max_steps
+    wall = float(final.get("wall_s", 0.0))
+    metrics: dict[str, Any] = {
+        "final_ppl": final.get("ppl"),
+        "final": {k: v for k, v in final.items() if k.startswith("ppl")},
+        "best_ppl": fit.state.best_metric,
+        "best_step": fit.state.best_step,
+        "steps": steps,
+        "stop_step": hooks.stop if hooks.schedule.needs_stop else None,
+        "schedule": cfg.ki.schedule,
+        "teacher_ppl": teacher_eval.get("ppl"),
+        "teacher_eval": teacher_eval,
+        "teacher_calls": hooks.teacher_calls,
+        "student_params": param_counts(student),
+        "teacher_params": param_counts(hooks.teacher) if hooks.teacher is not None else None,
+        "flops_per_step": {"student": hooks.ledger.student, "teacher": hooks.ledger.teacher},
+        "teacher_run_steps": hooks.ledger.teacher_steps,
+        **hooks.ledger.at(steps),
+        "wall_s": wall,
+        "s_per_step": wall / steps if steps else None,
+        "train_blocks": hooks.n_train_blocks,
+        "evals": history,
+    }
+    meta = {
+        "arch": cfg.model.arch, "init": cfg.model.init, "tokenizer": cfg.data.tokenizer,
+        "tokenizer_size": hooks.vocab, "config_hash": config_hash(cfg), "seed": cfg.runtime.seed,
+        "steps": steps, "val_ppl": metrics["final"], "flops_train": metrics["flops_total"],
+        "params": metrics["student_params"], "schedule": cfg.ki.schedule,
+        "teacher": cfg.teacher.name if hooks.teacher is not None else None,
+    }  # fmt: skip
+    (run.export_dir / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    assets = asset_fingerprints([cfg.data.tokenizer, "shakespeare", "kjv", "movie-dialog",
+                                 "bbc-news"])  # fmt: skip
+    run.write_results(
+        run_info={"paper": "ki", "experiment": label, "table": table, "preset": preset,
+                  "duration_s": fit.duration_s, "status": "ok"},
+        config=cfg,
+        metrics=metrics,
+        eval_info={"batch_size": cfg.eval.batch_size, "dtype": "float32",
+                   "device": fit.info["device"], "n_examples": sum(
+                       vs.n_blocks() for vs in hooks.val_sets),
+                   "validation": "fixed masked set, seed 0"},
+        meta={"seeds": {"seed": cfg.runtime.seed}, "engine": fit.info, "assets": assets,
+              "config_hash": config_hash(cfg)},
+    )  # fmt: skip
+    logger.info("ki %s: final ppl %.3f (teacher %s) in %.1f s", label,
+                metrics["final_ppl"] or float("nan"), metrics["teacher_ppl"], fit.duration_s)
+    return metrics
