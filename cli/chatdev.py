@@ -24,7 +24,7 @@ from thunlp_repro.cli.common import (
 )
 
 app = typer.Typer(
-    help="ChatDev: communicative agents that write software (run, serve, replay).",
+    help="ChatDev: agents that write software (run, serve, replay, batch, eval, report).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
@@ -204,3 +204,256 @@ def replay(
     typer.echo(str(done.result.path))
     if not done.identical or done.result.status != done.result.meta.get("status"):
         raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------------ evaluation
+def _parse_variants(variant: str) -> tuple[str, ...]:
+    from thunlp_repro.shared.errors import UsageError
+
+    if variant == "both":
+        return ("compatible", "strict")
+    if variant not in ("compatible", "strict"):
+        raise UsageError(f"--variant {variant}: expected compatible | strict | both")
+    return (variant,)
+
+
+def _fmt(x: Any) -> str:
+    return "—" if x is None else f"{x:.4f}" if isinstance(x, float) else str(x)
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    projects: list[Path] = typer.Argument(
+        ..., help="project folders (ours, a repo WareHouse folder, or any folder of code)"
+    ),
+    variant: str = typer.Option("strict", "--variant", help="compatible | strict | both (shown)"),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="write every project's values in both variants to this file"
+    ),
+    embedder: str = typer.Option(
+        "minilm-l6", "--embedder", help="minilm-l6 | mpnet-base | openai:MODEL | hash | a folder"
+    ),
+    embed_base_url: str | None = typer.Option(
+        None, "--embed-base-url", help="OpenAI-compatible embeddings endpoint"
+    ),
+    timeout_s: float = typer.Option(10.0, "--timeout-s", help="strict run time limit"),
+) -> None:
+    """Completeness, Executability, Consistency and Quality of project folders (ChatDev §4)."""
+    from thunlp_repro.chatdev.embedders import build_embedder
+    from thunlp_repro.chatdev.evaluate import EvalError, aggregate, evaluate_project
+    from thunlp_repro.chatdev.sandbox import SandboxSettings
+    from thunlp_repro.shared import io
+    from thunlp_repro.shared.reporting.tables import markdown_table
+
+    setup_logging("WARNING")
+    shown = _parse_variants(variant)
+    variants = ("compatible", "strict") if json_out else shown
+    model = build_embedder(embedder, embed_base_url)
+    records, failed = [], []
+    for path in projects:
+        try:
+            records.append(
+                evaluate_project(
+                    path,
+                    embedder=model,
+                    variants=variants,
+                    sandbox=SandboxSettings(timeout_s=timeout_s),
+                )
+            )
+        except EvalError as exc:
+            failed.append(str(exc))
+            records.append({"project": str(path), "error": str(exc)})
+            typer.echo(f"error: {exc}", err=True)
+    rows = []
+    for r in records:
+        for v in shown:
+            if isinstance(r.get(v), dict):
+                x = r[v]
+                rows.append(
+                    [
+                        r.get("name"),
+                        v,
+                        *(
+                            _fmt(x[m])
+                            for m in ("completeness", "executability", "consistency", "quality")
+                        ),
+                    ]
+                )
+    typer.echo(markdown_table(["project", "variant", "completeness", "executability",
+                               "consistency", "quality"], rows))  # fmt: skip
+    for v in shown:
+        agg = aggregate(records, v)
+        if agg["n"]:
+            typer.echo(
+                f"\n{v} (n={agg['n']}, embedder {model.name}): completeness "
+                f"{_fmt(agg['completeness']['mean'])}, executability "
+                f"{_fmt(agg['executability']['mean'])}, consistency "
+                f"{_fmt(agg['consistency']['mean'])}, quality "
+                f"{_fmt(agg['quality_product_of_means'])}"
+                f" (product of means) / {_fmt(agg['quality_mean_of_products']['mean'])} (mean of "
+                "products)"
+            )
+    if json_out:
+        io.atomic_write_json(
+            json_out,
+            {
+                "embedder": model.name,
+                "projects": records,
+                "aggregate": {v: aggregate(records, v) for v in variants},
+            },
+        )
+        typer.echo(f"wrote {json_out}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def batch(
+    out: Path = typer.Option(..., "--out", "-o", help="batch folder (one sub-folder per task)"),
+    srdd: str | None = typer.Option(
+        None, "--srdd", help="SRDD CSV (else $SRDD_PATH, else ../shared/data/srdd/srdd.csv)"
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", help="at most N tasks (round-robin over categories)"
+    ),
+    per_category: int | None = typer.Option(None, "--per-category", help="K tasks per category"),
+    categories: list[str] | None = typer.Option(
+        None, "--category", help="only this category (repeat)"
+    ),
+    tasks_file: Path | None = typer.Option(
+        None, "--tasks", callback=existing_path, help="file of task ids or names, one a line"
+    ),
+    seed: int = typer.Option(0, "--seed", help="sampling seed"),
+    concurrency: int = typer.Option(1, "--concurrency", "-j", help="tasks at once"),
+    task_timeout_s: float | None = typer.Option(
+        None, "--task-timeout-s", help="per task (default 1200 local, 1800 remote)"
+    ),
+    resume: bool = typer.Option(False, "--resume", help="continue an existing batch folder"),
+    overwrite: bool = OverwriteOpt,
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun error/timeout tasks"),
+    local: bool = typer.Option(False, "--local", help="one local llama.cpp server for the batch"),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL"),
+    model: str | None = typer.Option(None, "--model", "-m", help="model (Azure: deployment)"),
+    until: str | None = typer.Option(
+        None, "--until", help="Coding | CodeCompleteAll | CodeReview | Test (Table 4)"
+    ),
+    no_dehallucination: bool = typer.Option(False, "--no-dehallucination", help="\\CDH"),
+    no_roles: bool = typer.Option(False, "--no-roles", help="\\Roles"),
+    preset: str = PresetOpt,
+    sets: list[str] | None = SetOpt,
+    protocol: str = typer.Option("paper", "--protocol", help="paper | repo"),
+    variant: str = typer.Option(
+        "both", "--variant", help="metric variants: both | compatible | strict"
+    ),
+    embedder: str = typer.Option("minilm-l6", "--embedder", help="consistency embedder"),
+    embed_base_url: str | None = typer.Option(None, "--embed-base-url", help="embeddings URL"),
+    no_eval: bool = typer.Option(False, "--no-eval", help="run only, do not score"),
+    summarise: bool = typer.Option(
+        False, "--summarise", help="only (re)write the aggregate of an existing batch folder"
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines"),
+) -> None:
+    """Run SRDD tasks with bounded concurrency (resumable), score them, write the aggregate."""
+    import sys
+
+    from thunlp_repro.chatdev.batch import BatchOptions, run_batch
+    from thunlp_repro.chatdev.config import load_chatdev_config
+    from thunlp_repro.chatdev.report import ablation_label
+    from thunlp_repro.shared.errors import UsageError
+
+    setup_logging("WARNING")
+    if local and base_url:
+        raise UsageError("--local and --base-url exclude each other; pick one")
+    flags: list[str] = []
+    if local:
+        flags.append("llm.backend=local")
+        if model:
+            flags += [f"llm.local_model={model}", f"llm.model={model}"]
+    elif base_url:
+        flags += ["llm.backend=openai", f"llm.base_url={base_url}"]
+    if model and not local:
+        flags.append(f"llm.model={model}")
+    if no_dehallucination:
+        flags.append("protocol.cdh.enabled=false")
+    if until:
+        flags.append(f"protocol.until={until}")
+    if no_roles:
+        flags.append("protocol.roles_in_prompts=false")
+    if summarise:
+        from thunlp_repro.chatdev.batch import summarise_batch
+
+        summarise_batch(out, BatchOptions(variants=_parse_variants(variant), embedder=embedder,
+                                          embed_base_url=embed_base_url))  # fmt: skip
+        typer.echo((out / "summary.md").read_text(encoding="utf-8"))
+        return
+    cfg, _ = load_chatdev_config(preset, None, [*(sets or []), *flags], protocol)
+    if cfg.llm.backend == "local" and cfg.llm.model != cfg.llm.local_model and not model:
+        cfg.llm.model = cfg.llm.local_model
+    tasks, info = None, None
+    if not (resume and (out / "batch.json").is_file()):
+        from thunlp_repro.shared.srdd import load_srdd, select, srdd_info
+
+        ids = None
+        if tasks_file is not None:
+            ids = [ln.split()[0] for ln in tasks_file.read_text(encoding="utf-8").splitlines()
+                   if ln.strip() and not ln.startswith("#")]  # fmt: skip
+        tasks = select(load_srdd(srdd), limit, per_category, seed, categories=categories,
+                       ids=ids)  # fmt: skip
+        info = srdd_info(srdd)
+    timeout = task_timeout_s or (1200.0 if cfg.llm.backend == "local" else 1800.0)
+    options = BatchOptions(
+        concurrency=concurrency, task_timeout_s=timeout, variants=_parse_variants(variant),
+        embedder=embedder, embed_base_url=embed_base_url, evaluate=not no_eval,
+        retry_failed=retry_failed, eval_timeout_s=cfg.sandbox.timeout_s,
+        label=ablation_label(cfg.protocol.until, cfg.protocol.cdh.enabled,
+                             cfg.protocol.roles_in_prompts),
+    )  # fmt: skip
+
+    def progress(event: dict[str, Any]) -> None:
+        if quiet:
+            return
+        kind = event["event"]
+        if kind == "task_start":
+            typer.echo(f"start {event['task_id']}", err=True)
+        elif kind == "task_end":
+            typer.echo(f"[{event['done']}/{event['total']}] {event['task_id']}: "
+                       f"{event['status']} ({event['seconds']} s)", err=True)  # fmt: skip
+        elif kind in ("skip", "timeout", "moved"):
+            typer.echo(f"{kind} {event['task_id']}", err=True)
+        elif kind == "server":
+            typer.echo(f"local server {event['model']} at {event['base_url']}", err=True)
+
+    done = run_batch(
+        tasks,
+        out=out,
+        cfg=cfg,
+        options=options,
+        preset=preset,
+        srdd=info,
+        resume=resume,
+        overwrite=overwrite,
+        argv=sys.argv,
+        on_event=progress,
+    )
+    typer.echo((out / "summary.md").read_text(encoding="utf-8"))
+    typer.echo(f"ran {len(done.ran)}, skipped {len(done.skipped)} (finished earlier), "
+               f"timed out {len(done.timed_out)}; folder {out}", err=True)  # fmt: skip
+
+
+@app.command()
+@handle_errors
+def report(
+    run_dirs: list[Path] = typer.Argument(..., help="batch folders (one per ablation row)"),
+    out: Path = typer.Option(Path("reports/chatdev-run"), "--out", "-o", help="output folder"),
+    export: Path | None = typer.Option(
+        None, "--export", help="also copy results to EXPORT/<preset>/chatdev/<table>.json"
+    ),
+) -> None:
+    """Tables and plots for batch folders, beside the paper's Tables 1, 3 and 4."""
+    from thunlp_repro.chatdev.report import write_run_report
+
+    setup_logging("WARNING")
+    path = write_run_report(run_dirs, out, export_root=export)
+    typer.echo(str(path))

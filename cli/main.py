@@ -14,6 +14,7 @@ import typer
 
 from thunlp_repro.cli import assets as assets_cli
 from thunlp_repro.cli import chatdev as chatdev_cli
+from thunlp_repro.cli import ki as ki_cli
 from thunlp_repro.cli.common import (
     ConfigOpt,
     NameOpt,
@@ -32,6 +33,7 @@ from thunlp_repro.shared.config import PIPELINES, list_presets, load_config, to_
 # Pipelines' config classes, lazily ("module:Class"), so show-config imports only what it shows.
 PIPELINES.add("finetune", "thunlp_repro.shared.finetune:FinetuneConfig")
 PIPELINES.add("chatdev", "thunlp_repro.chatdev.config:ChatDevConfig")
+PIPELINES.add("ki", "thunlp_repro.ki.config:KIConfig")
 
 app = typer.Typer(
     name="thunlp-repro",
@@ -43,6 +45,7 @@ app = typer.Typer(
 )
 app.add_typer(assets_cli.app, name="assets", rich_help_panel="Utilities")
 app.add_typer(chatdev_cli.app, name="chatdev", rich_help_panel="Papers")
+app.add_typer(ki_cli.app, name="ki", rich_help_panel="Papers")
 
 
 @app.callback()
@@ -58,6 +61,7 @@ def root(
 
 def _register_experiments() -> None:
     """Import the modules that register experiments (heavy imports stay inside their runs)."""
+    import thunlp_repro.ki.experiments  # noqa: F401
     import thunlp_repro.shared.finetune  # noqa: F401
 
 

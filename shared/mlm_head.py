@@ -35,12 +35,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thunlp_repro.shared.assets.errors import AssetBuildError
-from thunlp_repro.shared.assets.spec import ASSETS, AssetSpec, register_asset
-from thunlp_repro.shared.errors import UsageError
+from thunlp_repro.shared.errors import ReproError, UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the asset package is imported inside functions: its catalogue imports us
     from thunlp_repro.shared.assets.context import BuildContext
+    from thunlp_repro.shared.assets.spec import AssetSpec
 
 #: Bump when the recipe's output changes: installed heads then count as stale and are rebuilt.
 HEAD_REVISION = 1
@@ -85,8 +84,11 @@ PROBES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-class HeadGateError(AssetBuildError):
-    """The restored head does not beat both baselines of the gate (prompt_transfer.md §2.6)."""
+class HeadGateError(ReproError):
+    """The restored head does not beat both baselines of the gate (prompt_transfer.md §2.6).
+
+    A runtime failure (exit code 1); the asset installer passes it through unchanged.
+    """
 
 
 @dataclass(frozen=True)
@@ -107,13 +109,14 @@ class HeadRecipe:
         block_size: Tokens per corpus block (`[CLS]` + 126 + `[SEP]`).
         forward_batch_size: Blocks per frozen-backbone forward while caching states.
         corpus: Corpus key (`thunlp_repro.shared.corpora.CORPORA`; spec: `head`).
+        matmul_dtype: dtype of the vocabulary matmuls in training (`bfloat16` or `float32`) [ours].
     """
 
     tokens: int = 1_000_000
     eval_tokens: int = 100_000
     epochs: int = 3
     batch_size: int = 256
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 0.01
     mask_rate: float = 0.15
     mask_seed: int = 0
@@ -121,6 +124,7 @@ class HeadRecipe:
     block_size: int = 128
     forward_batch_size: int = 32
     corpus: str = "head"
+    matmul_dtype: str = "bfloat16"
 
     def __post_init__(self) -> None:
         if self.block_size < 3:
@@ -132,6 +136,8 @@ class HeadRecipe:
                 )
         if not 0.0 < self.mask_rate < 1.0:
             raise UsageError(f"mask_rate must be in (0, 1), got {self.mask_rate}")
+        if self.matmul_dtype not in ("bfloat16", "float32"):
+            raise UsageError(f"matmul_dtype must be bfloat16 or float32, got {self.matmul_dtype!r}")
         if self.epochs < 0 or self.batch_size < 1 or self.forward_batch_size < 1:
             raise UsageError("epochs must be >= 0 and batch sizes >= 1")
 
@@ -231,6 +237,7 @@ class HeadBuilder:
         )
 
     def __call__(self, ctx: BuildContext) -> None:
+        from thunlp_repro.shared.assets.spec import ASSETS
         from thunlp_repro.shared.mlm_head_recipe import build_restored_head
         from thunlp_repro.shared.paths import home
 
@@ -270,6 +277,8 @@ def mlm_head_spec(
     Returns:
         The spec (not registered; see `register_mlm_heads`).
     """
+    from thunlp_repro.shared.assets.spec import AssetSpec
+
     base = backbone_of(backbone)
     info = BACKBONES[base]
     recipe = recipe or default_recipe(base, tokens, seed)
@@ -295,6 +304,8 @@ def register_mlm_heads(*, replace: bool = False) -> list[str]:
     Returns:
         The asset ids.
     """
+    from thunlp_repro.shared.assets.spec import ASSETS, register_asset
+
     names = []
     for base in BACKBONES:
         name = head_asset_name(base)

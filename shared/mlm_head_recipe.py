@@ -14,7 +14,7 @@ Reproduces: prompt_transfer.md §2.6, "Restored-head recipe":
 - **Gate.** Held-out masked top-1 (the corpus's validation units, its own fixed draw) must beat the
   most-frequent-token baseline and the `tied` readout z = E · h (`check_gate`).
 
-[ours] where the spec is silent: AdamW (lr 1e-3, linear decay to 0, weight decay 0.01 on W),
+[ours] where the spec is silent: AdamW (lr 3e-3, linear decay to 0, weight decay 0.01 on W),
 batch 256, BERT's initialisation (W ~ N(0, 0.02²), LN = identity, β = 0).
 """
 
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 IGNORE = -100
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 #: Bump when the cached states' content changes for the same key.
 STATES_FORMAT = 1
 #: Masked-LM attribute names of each family's head, for `export_masked_lm`.
@@ -346,14 +347,17 @@ def train_head(
     *,
     epochs: int = 3,
     batch_size: int = 256,
-    lr: float = 1e-3,
+    lr: float = 3e-3,
     weight_decay: float = 0.01,
     seed: int = 0,
+    matmul_dtype: str | None = "bfloat16",
     progress: Progress | None = None,
 ) -> list[dict[str, float]]:
     """Train the head on cached states: cross-entropy over the full vocabulary, E frozen.
 
-    AdamW with a linear decay to 0 over `epochs` passes; the data order comes from `seed`.
+    AdamW with a linear decay to 0 over `epochs` passes; the data order comes from `seed`. With
+    `matmul_dtype="bfloat16"` the two vocabulary-sized matmuls (E · t and its gradient) run in
+    bf16 while the head's parameters, the softmax and the loss stay in fp32.
 
     Returns:
         One record per epoch: `epoch`, `loss` (mean), `seconds`.
@@ -378,6 +382,7 @@ def train_head(
     emb = head.decoder.weight
     frozen = emb.requires_grad
     emb.requires_grad_(False)  # E is frozen: no gradient, and none computed
+    low = None if matmul_dtype in (None, "float32") else emb.detach().to(_DTYPES[matmul_dtype])
     head.train()
     history = []
     started = time.perf_counter()
@@ -388,12 +393,16 @@ def train_head(
             for i in range(0, n, batch_size):
                 idx = perm[i : i + batch_size]
                 x, y = data.states[idx].float(), data.targets[idx]
-                loss = F.cross_entropy(head(x), y)
+                if low is None:
+                    logits = head(x)
+                else:  # the vocabulary matmuls in bf16 (2x faster on the 2-core CPU), loss in fp32
+                    logits = (head.transform(x).to(low.dtype) @ low.t()).float() + head.bias
+                loss = F.cross_entropy(logits, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
-                total_loss += float(loss) * len(idx)
+                total_loss += float(loss.detach()) * len(idx)
                 seen += len(idx)
             rec = {
                 "epoch": epoch + 1,
@@ -481,6 +490,7 @@ def fit_head(
         lr=recipe.lr,
         weight_decay=recipe.weight_decay,
         seed=recipe.seed,
+        matmul_dtype=recipe.matmul_dtype,
         progress=progress,
     )
     metrics = evaluate_head(
@@ -785,7 +795,7 @@ def build_restored_head(
     recipe = recipe or HeadRecipe()
     backbone_dir, out_dir = Path(backbone_dir), Path(out_dir)
     name = backbone_name or backbone_dir.name
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     backbone, tokenizer = _load_backbone(backbone_dir)
     train, held, draw, hit = cached_states(
         backbone, backbone_dir, tokenizer, recipe, cache_dir=states_cache_dir, progress=progress
@@ -844,6 +854,7 @@ def build_restored_head(
             "states_s": round(t_states, 1),
             "train_s": round(t_train, 1),
             "total_s": round(t_total, 1),
+            "cpu_s": round(time.process_time() - cpu0, 1),  # all threads; wall time hides load
             "threads": torch.get_num_threads(),
         },
         "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),

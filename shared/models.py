@@ -38,6 +38,11 @@ for _id in (
 ):  # fmt: skip
     HUB_MODELS.add(_id, _id)
 
+# Model zoos that pipelines train (e.g. KI's teachers and students): name prefix -> lazy
+# "module:function" returning the checkpoint folder (it raises with the build command if absent).
+MODEL_ZOOS: Registry[Any] = Registry("model zoo")
+MODEL_ZOOS.add("ki-mini-", "thunlp_repro.ki.zoo:zoo_path")
+
 TINY_MODELS: Registry[dict[str, Any]] = Registry("tiny model")
 TINY_MODELS.add("tiny-bert", {"family": "bert", "hidden": 32, "layers": 2, "heads": 2})
 TINY_MODELS.add("tiny-llama", {"family": "llama", "hidden": 32, "layers": 2, "heads": 4})
@@ -69,6 +74,9 @@ def resolve_model(name: str) -> ModelSource:
     """
     if name in TINY_MODELS:
         return ModelSource(name, "tiny", name)
+    for prefix in MODEL_ZOOS.keys():
+        if name.startswith(prefix):
+            return ModelSource(name, "local", str(MODEL_ZOOS.get(prefix)(name)))
     from thunlp_repro.shared.assets import ASSETS, model_dir
 
     if name in ASSETS and ASSETS.get(name).kind == "model":

@@ -25,6 +25,7 @@ from thunlp_repro.shared.paths import runs_root
 
 logger = logging.getLogger(__name__)
 
+
 def default_run_name(experiment: str) -> str:
     """`<experiment>-<YYYYmmdd-HHMMSS>-<gitsha7>`."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -57,6 +57,9 @@ class LLMConfig:
     local_n_ctx: int = field(default=16384, metadata=_help("llama.cpp context"))
     local_threads: int = field(default=2, metadata=_help("llama.cpp threads"))
     local_start_timeout_s: float = field(default=300.0, metadata=_help("wait for /v1/models"))
+    local_ram_cache: bool = field(
+        default=True, metadata=_help("llama-cpp-python --cache (RAM cache of prompt states)")
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.temperature <= 2.0:

@@ -155,5 +155,7 @@ def build_embedder(name: str = "minilm-l6", base_url: str | None = None,
         except (OSError, ImportError) as exc:
             raise UsageError(f"embedder {name}: {exc}; install it with "
                              f"`thunlp-repro assets install {name}`") from exc  # fmt: skip
-    raise UsageError(f"unknown embedder '{name}' (minilm-l6 | mpnet-base | openai:MODEL | hash | "
-                     "a model folder; or --embed-base-url for an OpenAI-compatible endpoint)")
+    raise UsageError(
+        f"unknown embedder '{name}' (minilm-l6 | mpnet-base | openai:MODEL | hash | "
+        "a model folder; or --embed-base-url for an OpenAI-compatible endpoint)"
+    )

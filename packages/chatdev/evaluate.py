@@ -86,8 +86,9 @@ def open_project(path: str | Path) -> ProjectView:
             raise EvalError(f"{path}: several .prompt files ({', '.join(p.name for p in prompts)});"
                             " cannot tell which holds the task")  # fmt: skip
         if prompts:
-            task, source = prompts[0].read_text(encoding="utf-8", errors="replace").strip(), (
-                prompts[0].name
+            task, source = (
+                prompts[0].read_text(encoding="utf-8", errors="replace").strip(),
+                (prompts[0].name),
             )
     entry = meta.get("entry_point") if isinstance(meta.get("entry_point"), str) else None
     language = meta.get("language") if isinstance(meta.get("language"), str) else None
@@ -201,23 +202,32 @@ def aggregate(records: list[dict[str, Any]], variant: str) -> dict[str, Any]:
 
     rows = [r[variant] for r in records if isinstance(r.get(variant), dict)]
     out: dict[str, Any] = {"variant": variant, "n": len(rows)}
-    means: dict[str, float] = {}
+    means: dict[str, float | None] = {}
     for metric in ("completeness", "executability", "consistency"):
         vals = [float(r[metric]) for r in rows if r.get(metric) is not None]
-        mean = sum(vals) / len(vals) if vals else math.nan
+        mean = sum(vals) / len(vals) if vals else None
         means[metric] = mean
-        if metric == "consistency":
+        if not vals:
+            ci: tuple[float | None, float | None] = (None, None)
+        elif metric == "consistency":
             ci = bootstrap_ci(vals) if len(vals) > 1 else (mean, mean)
         else:
             ci = wilson(sum(vals), len(vals))
-        out[metric] = {"mean": mean, "ci95": [float(ci[0]), float(ci[1])], "n": len(vals)}
+        out[metric] = {"mean": mean, "ci95": [_num(ci[0]), _num(ci[1])], "n": len(vals)}
     products = [float(r["quality"]) for r in rows if r.get("quality") is not None]
-    mop = sum(products) / len(products) if products else math.nan
+    mop = sum(products) / len(products) if products else None
     ci = bootstrap_ci(products) if len(products) > 1 else (mop, mop)
-    out["quality_product_of_means"] = math.prod(means.values())
-    out["quality_mean_of_products"] = {"mean": mop, "ci95": [float(ci[0]), float(ci[1])],
+    values = list(means.values())
+    out["quality_product_of_means"] = (
+        None if any(v is None for v in values) else float(math.prod(values))  # type: ignore[arg-type]
+    )
+    out["quality_mean_of_products"] = {"mean": mop, "ci95": [_num(ci[0]), _num(ci[1])],
                                        "n": len(products)}  # fmt: skip
     return out
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or math.isnan(float(x)) else float(x)
 
 
 def flaw_audit(records: list[dict[str, Any]]) -> dict[str, int]:

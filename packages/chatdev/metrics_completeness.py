@@ -7,10 +7,13 @@
   ``except: pass``, a to-do app, all score 0; an empty project (``# None``) scores 1.
 - `strict` (ours): Python files are parsed; a function or method whose body (after an optional
   docstring) is only ``pass``, ``...`` or ``raise NotImplementedError`` is a placeholder
-  (``@abstractmethod`` and ``Protocol`` members excluded); ``TODO``/``FIXME`` or "not
-  implemented" inside **comments** (found with `tokenize`, word-bounded) is a placeholder; a
-  syntax error scores 0; no source file scores 0. Other languages: the same comment markers plus
-  language stubs (``throw new UnsupportedOperationException``, ``todo!()``, ...).
+  (``@abstractmethod`` and ``Protocol`` members excluded); so is a branch of ``if``/``for``/
+  ``while``/``with`` whose body is only ``pass`` or ``...`` (the 1.5B model's usual stub,
+  ``# Implement the movement here`` + ``pass``, found in our first local run; an extension of
+  chatdev.md §2.16; ``except: pass`` and empty class bodies stay legitimate); ``TODO``/``FIXME``
+  or "not implemented" inside **comments** (found with `tokenize`, word-bounded) is a
+  placeholder; a syntax error scores 0; no source file scores 0. Other languages: the same
+  comment markers plus language stubs (``throw new UnsupportedOperationException``, ...).
 
 Every result carries the places that made it 0, so each 0 can be explained.
 
@@ -95,6 +98,12 @@ def python_placeholders(path: str, source: str) -> list[str]:
                     found.append(f"{path}:{child.lineno}: placeholder body in {child.name}()")
                 visit(child, False)
             else:
+                if isinstance(child, ast.If | ast.For | ast.AsyncFor | ast.While | ast.With
+                              | ast.AsyncWith):  # fmt: skip
+                    for body in (child.body, getattr(child, "orelse", [])):
+                        if body and all(_is_stub(s) for s in body):
+                            found.append(f"{path}:{body[0].lineno}: empty branch "
+                                         f"({type(child).__name__.lower()})")  # fmt: skip
                 visit(child, protocol)
 
     visit(tree, False)

@@ -259,6 +259,7 @@ def run_project(
                 server = LocalServer(
                     cfg.llm.local_model, n_ctx=cfg.llm.local_n_ctx, n_threads=cfg.llm.local_threads,
                     seed=cfg.llm.seed, start_timeout_s=cfg.llm.local_start_timeout_s,
+                    ram_cache=cfg.llm.local_ram_cache,
                     log_path=project.path / "llama_server.log",
                 ).start()  # fmt: skip
                 client = build_client(cfg, base_url=server.base_url)

@@ -344,8 +344,9 @@ def run_program(
             shutil.rmtree(base, ignore_errors=True)
 
 
-def run_in_copy(folder: Path, args: list[str], settings: SandboxSettings | None = None
-                ) -> SandboxResult:
+def run_in_copy(
+    folder: Path, args: list[str], settings: SandboxSettings | None = None
+) -> SandboxResult:
     """Run `<python> *args` in a temp copy of `folder` with no pre-checks (no entry or syntax
     check), with the same environment, limits, display and kill rules as `run_program`.
 

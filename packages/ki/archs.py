@@ -1,4 +1,4 @@
-"""Architecture presets of the model ladders (ki.md §3.1 paper archs, §4.4 mini ladder, §4.10 smoke).
+"""Architecture presets of the model ladders (ki.md §3.1 paper, §4.4 mini ladder, §4.10 smoke).
 
 Each id names a BERT-style post-LN masked LM (`BertForMaskedLM`, tied decoder, GELU) at mini and
 smoke scale, or a RoBERTa encoder (`RobertaForMaskedLM`) at paper scale. `build_mlm` instantiates

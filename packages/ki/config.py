@@ -135,6 +135,9 @@ class KIConfig:
     )
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     exp: ExperimentConfig = field(default_factory=ExperimentConfig)
+    keep_best: bool = field(
+        default=False, metadata=_h("export the best-PPL checkpoint to best/ (teachers)")
+    )
     objective: Literal["mlm", "causal"] = field(default="mlm", metadata=_h("mlm | causal (GPT)"))
 
     def __post_init__(self) -> None:

@@ -25,8 +25,13 @@ from typing import Any
 import torch
 
 from thunlp_repro.ki.data import load_tokenizer, train_blocks, validation_set
-from thunlp_repro.ki.flops import FlopLedger, ModelShape, student_step_flops, teacher_step_flops
-from thunlp_repro.ki.flops import teacher_run_steps
+from thunlp_repro.ki.flops import (
+    FlopLedger,
+    ModelShape,
+    student_step_flops,
+    teacher_run_steps,
+    teacher_step_flops,
+)
 from thunlp_repro.ki.inheritance import get_schedule, ki_loss_sum, masked_logits
 from thunlp_repro.ki.masking import MaskSpec, mask_batch
 from thunlp_repro.ki.tokenizer_contract import check_logit_width, check_same_tokenizer
@@ -49,7 +54,7 @@ class MaskedLMStudent(torch.nn.Module):
 
 # ------------------------------------------------------------------------------ loading models
 def resolve_checkpoint(name: str) -> str:
-    """A zoo name, a run folder (its `export/`), an HF folder, or a hub id -> a loadable location."""
+    """A zoo name, run folder (its `export/`), HF folder or hub id -> a loadable location."""
     from thunlp_repro.ki import zoo
 
     if name in zoo.ZOO:
@@ -175,8 +180,16 @@ class KIHooks(EngineHooks):
         blocks = train_blocks(cfg, self.tokenizer)
         self.n_train_blocks = int(blocks.shape[0])
         train = [{"ids": blocks[i], "idx": i} for i in range(blocks.shape[0])]
-        self.val_sets = [validation_set(cfg.data.corpus, self.tokenizer, cfg.data.block_size,
-                                        cfg.data.val_blocks, cfg.data.holdout_seed, self.spec)]
+        self.val_sets = [
+            validation_set(
+                cfg.data.corpus,
+                self.tokenizer,
+                cfg.data.block_size,
+                cfg.data.val_blocks,
+                cfg.data.holdout_seed,
+                self.spec,
+            )
+        ]
         for extra in cfg.data.extra_val:
             self.val_sets.append(validation_set(extra, self.tokenizer, cfg.data.block_size,
                                                 cfg.data.val_blocks, cfg.data.holdout_seed,
@@ -197,7 +210,7 @@ class KIHooks(EngineHooks):
     def _masked(self, batch: dict[str, Any]) -> dict[str, Any]:
         if "select" not in batch:
             epoch = self.state.epoch if self.state is not None else 0
-            m = mask_batch(batch["ids"], self.spec, self.cfg.runtime.seed, epoch,
+            m = mask_batch(batch["ids"].cpu(), self.spec, self.cfg.runtime.seed, epoch,
                            batch["idx"].tolist())  # fmt: skip
             batch.update(m)
         return batch
@@ -259,6 +272,9 @@ class KIHooks(EngineHooks):
         return out
 
     def export(self, model: Any, out_dir: Path) -> None:
+        if not self.cfg.keep_best:  # students: only the final model is kept (export/)
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            return
         inner = model.model if isinstance(model, MaskedLMStudent) else model
         save_hf(inner, self.tokenizer, out_dir)
 

@@ -1,4 +1,4 @@
-"""Knowledge inheritance: the schedules of α_t, the KI loss and the top-k KL (ki.md §2.2, §2.3, §4.8).
+"""Knowledge inheritance: schedules of α_t, the KI loss and the top-k KL (ki.md §2.2, §2.3, §4.8).
 
 Loss (ki.md §2.2, the official `masked_lm_distil` criterion), at the selected positions M:
 
@@ -149,9 +149,10 @@ def topk_kl(
     masked = s.scatter(-1, top_ids, float("-inf"))
     log_q_tail = torch.logsumexp(masked, dim=-1) - log_z.squeeze(-1)
     head = (p_k * (log_p_k - log_q_k)).sum(-1)
-    tail = torch.where(
-        r > 0, r * (torch.log(r.clamp(min=1e-30)) - log_q_tail), torch.zeros_like(r)
-    )
+    has_tail = r > 1e-6  # below: rounding of Σp (k = V gives r ≈ 0 and q_tail = 0)
+    safe_q = torch.where(has_tail, log_q_tail, torch.zeros_like(log_q_tail))
+    tail = torch.where(has_tail, r * (torch.log(r.clamp(min=1e-30)) - safe_q), torch.zeros_like(r))
+    r = torch.where(has_tail, r, torch.zeros_like(r))
     return head + tail, r
 
 

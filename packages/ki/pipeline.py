@@ -111,6 +111,11 @@ def run_pretrain(
         meta={"seeds": {"seed": cfg.runtime.seed}, "engine": fit.info, "assets": assets,
               "config_hash": config_hash(cfg)},
     )  # fmt: skip
-    logger.info("ki %s: final ppl %.3f (teacher %s) in %.1f s", label,
-                metrics["final_ppl"] or float("nan"), metrics["teacher_ppl"], fit.duration_s)
+    logger.info(
+        "ki %s: final ppl %.3f (teacher %s) in %.1f s",
+        label,
+        metrics["final_ppl"] or float("nan"),
+        metrics["teacher_ppl"],
+        fit.duration_s,
+    )
     return metrics

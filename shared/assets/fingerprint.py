@@ -1,4 +1,4 @@
-"""What a result cites about the assets it used: package pins and payload sha256 (offline-assets §0.4)."""
+"""What a result cites about the assets it used: packages and payload sha256 (offline-assets §0)."""
 
 from __future__ import annotations
 

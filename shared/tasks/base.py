@@ -121,8 +121,10 @@ class Task:
         synthetic: True for the generated NLI/paraphrase tasks; shown as "(synthetic)".
         source: Where the data comes from, in words.
         max_text_tokens: Prompt-transfer's truncation for this task (other pipelines set theirs).
-        split_sizes: ``(train, dev, test)``; train is a cap (rows left after dev/test, capped at
-            2,000), dev and test are exact.
+        split_sizes: ``(train, dev, test)`` at split seed 13. Train is what is left after dev and
+            test, capped at 2,000 (smaller where the source is: `sent-amazon`, `sms`,
+            `nli-dialog`); dev and test are exact. `paper` tasks: ``(0, dev carve, 0)``, the
+            rest comes from the dataset.
         builder: ``"module:function"`` that builds the splits (mini tasks).
         assets: Offline asset ids the builder reads.
         pair: Examples carry `text_pair`.
@@ -265,9 +267,7 @@ def build_splits(task: Task, split_seed: int = 13, *, cache: bool = True, **kwar
         return build_hub_splits(task, split_seed, **kwargs)
     from thunlp_repro.shared.tasks.sources import source_signature
 
-    signature = hashlib.sha256(
-        (source_signature(task.assets) + _code_hash()).encode()
-    ).hexdigest()
+    signature = hashlib.sha256((source_signature(task.assets) + _code_hash()).encode()).hexdigest()
     memo_key = (task.name, split_seed, signature)
     use_cache = cache and not kwargs
     if use_cache and memo_key in _MEMO:
@@ -334,7 +334,7 @@ def data_card(
     Args:
         name: Task name.
         split_seed: Split seed.
-        baselines: Compute the surface baselines (synthetic tasks; about a second each).
+        baselines: Compute the surface baselines (synthetic tasks; a few seconds each).
         **kwargs: Passed to the builder.
 
     Returns:
@@ -365,12 +365,13 @@ def data_card(
         "majority_rate_test": test["majority_rate"],
         "uniform": 1 / task.num_classes if task.num_classes else None,
     }
-    if task.synthetic and baselines:
-        from thunlp_repro.shared.tasks.surface import surface_baselines
-
+    if task.synthetic:
         from thunlp_repro.shared.tasks.hypcheck import stored_result
 
-        card["surface_baseline"] = surface_baselines(splits, task.num_classes)
+        if baselines:
+            from thunlp_repro.shared.tasks.surface import surface_baselines
+
+            card["surface_baseline"] = surface_baselines(splits, task.num_classes)
         # the MiniLM-L6 second-text-only run (hypcheck.check_task); None until it has been run
         card["hypothesis_only_ft"] = stored_result(task.name, split_seed, card["fingerprint"])
     return card

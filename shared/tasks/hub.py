@@ -86,90 +86,238 @@ def _gen(name: str, family: str, metric: str, hub: HubSpec, notes: str = "") -> 
 
 
 # --- sentiment (prompt_transfer.md §3.2; apet.md §3.2) -----------------------------------------
-_cls("imdb", "sentiment", ("neg", "pos"), ("negative", "positive"),
-     HubSpec("stanfordnlp/imdb", text_fields=("text",), class_names=("neg", "pos"),
-             eval_split="test"),
-     apet=("negative", "positive"))  # fmt: skip
-_cls("sst2", "sentiment", ("negative", "positive"), ("negative", "positive"),
-     HubSpec(_GLUE, "sst2", class_names=("negative", "positive"), eval_split="validation"),
-     apet=("negative", "positive"))  # fmt: skip
-_cls("rotten-tomatoes", "sentiment", ("neg", "pos"), ("negative", "positive"),
-     HubSpec("cornell-movie-review-data/rotten_tomatoes", text_fields=("text",),
-             class_names=("neg", "pos"), eval_split="test", dev_split="validation"),
-     apet=("negative", "positive"))  # fmt: skip
-_cls("movie-rationales", "sentiment", ("NEG", "POS"), ("negative", "positive"),
-     HubSpec("movie_rationales", text_fields=("review",),
-             class_names=("NEG", "POS"), eval_split="validation"))  # fmt: skip
-_cls("tweet-eval", "sentiment", ("negative", "neutral", "positive"),
-     ("negative", "moderate", "positive"),
-     HubSpec("cardiffnlp/tweet_eval", "sentiment", text_fields=("text",),
-             class_names=("negative", "neutral", "positive"), eval_split="validation"))  # fmt: skip
+_cls(
+    "imdb",
+    "sentiment",
+    ("neg", "pos"),
+    ("negative", "positive"),
+    HubSpec(
+        "stanfordnlp/imdb", text_fields=("text",), class_names=("neg", "pos"), eval_split="test"
+    ),
+    apet=("negative", "positive"),
+)
+_cls(
+    "sst2",
+    "sentiment",
+    ("negative", "positive"),
+    ("negative", "positive"),
+    HubSpec(_GLUE, "sst2", class_names=("negative", "positive"), eval_split="validation"),
+    apet=("negative", "positive"),
+)
+_cls(
+    "rotten-tomatoes",
+    "sentiment",
+    ("neg", "pos"),
+    ("negative", "positive"),
+    HubSpec(
+        "cornell-movie-review-data/rotten_tomatoes",
+        text_fields=("text",),
+        class_names=("neg", "pos"),
+        eval_split="test",
+        dev_split="validation",
+    ),
+    apet=("negative", "positive"),
+)
+_cls(
+    "movie-rationales",
+    "sentiment",
+    ("NEG", "POS"),
+    ("negative", "positive"),
+    HubSpec(
+        "movie_rationales",
+        text_fields=("review",),
+        class_names=("NEG", "POS"),
+        eval_split="validation",
+    ),
+)
+_cls(
+    "tweet-eval",
+    "sentiment",
+    ("negative", "neutral", "positive"),
+    ("negative", "moderate", "positive"),
+    HubSpec(
+        "cardiffnlp/tweet_eval",
+        "sentiment",
+        text_fields=("text",),
+        class_names=("negative", "neutral", "positive"),
+        eval_split="validation",
+    ),
+)
 _ABSA = ("negative", "neutral", "positive", "conflict")
 _ABSA_WORDS = ("negative", "moderate", "positive", "conflict")
 for _n in ("laptop", "restaurant"):
-    _cls(_n, "sentiment", _ABSA, _ABSA_WORDS,
-         HubSpec(None, text_fields=("sentence", "aspect"), class_names=_ABSA, eval_split="test",
-                 data_dir_format="semeval14-xml"),
-         pair=True,
-         notes="SemEval-2014 Task 4 aspect terms; pass data_dir= the folder with the official "
-               "train and test XML files")  # fmt: skip
+    _cls(
+        _n,
+        "sentiment",
+        _ABSA,
+        _ABSA_WORDS,
+        HubSpec(
+            None,
+            text_fields=("sentence", "aspect"),
+            class_names=_ABSA,
+            eval_split="test",
+            data_dir_format="semeval14-xml",
+        ),
+        pair=True,
+        notes="SemEval-2014 Task 4 aspect terms; pass data_dir= the folder with the official "
+        "train and test XML files",
+    )
 
 # --- NLI ------------------------------------------------------------------------------------
 _NLI = ("entailment", "neutral", "contradiction")
-_cls("mnli", "nli", _NLI, ("yes", "neutral", "no"),
-     HubSpec(_GLUE, "mnli", text_fields=("premise", "hypothesis"), class_names=_NLI,
-             eval_split="validation_matched"),
-     t5=("entailment", "neutral", "contradiction"),
-     apet=("entailment", "neutral", "contradiction"), pair=True)  # fmt: skip
-_cls("snli", "nli", _NLI, ("yes", "neutral", "no"),
-     HubSpec("stanfordnlp/snli", text_fields=("premise", "hypothesis"), class_names=_NLI,
-             eval_split="validation", drop_labels=(-1,)),
-     t5=("entailment", "neutral", "contradiction"), pair=True)  # fmt: skip
+_cls(
+    "mnli",
+    "nli",
+    _NLI,
+    ("yes", "neutral", "no"),
+    HubSpec(
+        _GLUE,
+        "mnli",
+        text_fields=("premise", "hypothesis"),
+        class_names=_NLI,
+        eval_split="validation_matched",
+    ),
+    t5=("entailment", "neutral", "contradiction"),
+    apet=("entailment", "neutral", "contradiction"),
+    pair=True,
+)
+_cls(
+    "snli",
+    "nli",
+    _NLI,
+    ("yes", "neutral", "no"),
+    HubSpec(
+        "stanfordnlp/snli",
+        text_fields=("premise", "hypothesis"),
+        class_names=_NLI,
+        eval_split="validation",
+        drop_labels=(-1,),
+    ),
+    t5=("entailment", "neutral", "contradiction"),
+    pair=True,
+)
 _NLI2 = ("entailment", "not_entailment")
-_cls("qnli", "nli", _NLI2, ("yes", "no"),
-     HubSpec(_GLUE, "qnli", text_fields=("question", "sentence"), class_names=_NLI2),
-     t5=("entailment", "contradiction"), apet=("entailment", "not_entailment"),
-     pair=True)  # fmt: skip
-_cls("rte", "nli", _NLI2, ("yes", "no"),
-     HubSpec(_GLUE, "rte", text_fields=("sentence1", "sentence2"), class_names=_NLI2,
-             dev_size=250),
-     apet=("entailment", "not_entailment"), pair=True)  # fmt: skip
+_cls(
+    "qnli",
+    "nli",
+    _NLI2,
+    ("yes", "no"),
+    HubSpec(_GLUE, "qnli", text_fields=("question", "sentence"), class_names=_NLI2),
+    t5=("entailment", "contradiction"),
+    apet=("entailment", "not_entailment"),
+    pair=True,
+)
+_cls(
+    "rte",
+    "nli",
+    _NLI2,
+    ("yes", "no"),
+    HubSpec(_GLUE, "rte", text_fields=("sentence1", "sentence2"), class_names=_NLI2, dev_size=250),
+    apet=("entailment", "not_entailment"),
+    pair=True,
+)
 
 # --- paraphrase -----------------------------------------------------------------------------
-_cls("mrpc", "paraphrase", ("not_equivalent", "equivalent"), ("false", "true"),
-     HubSpec(_GLUE, "mrpc", text_fields=("sentence1", "sentence2"),
-             class_names=("not_equivalent", "equivalent"), dev_size=400),
-     apet=("not_equivalent", "equivalent"), pair=True)  # fmt: skip
-_cls("qqp", "paraphrase", ("not_duplicate", "duplicate"), ("false", "true"),
-     HubSpec(_GLUE, "qqp", text_fields=("question1", "question2"),
-             class_names=("not_duplicate", "duplicate")),
-     apet=("not_duplicate", "duplicate"), pair=True)  # fmt: skip
+_cls(
+    "mrpc",
+    "paraphrase",
+    ("not_equivalent", "equivalent"),
+    ("false", "true"),
+    HubSpec(
+        _GLUE,
+        "mrpc",
+        text_fields=("sentence1", "sentence2"),
+        class_names=("not_equivalent", "equivalent"),
+        dev_size=400,
+    ),
+    apet=("not_equivalent", "equivalent"),
+    pair=True,
+)
+_cls(
+    "qqp",
+    "paraphrase",
+    ("not_duplicate", "duplicate"),
+    ("false", "true"),
+    HubSpec(
+        _GLUE,
+        "qqp",
+        text_fields=("question1", "question2"),
+        class_names=("not_duplicate", "duplicate"),
+    ),
+    apet=("not_duplicate", "duplicate"),
+    pair=True,
+)
 
 # --- ethical judgement (label 0 = unacceptable; prompt_transfer.md §7 #3 on the official ids) --
 _ETH = ("unacceptable", "acceptable")
-_cls("deontology", "ethics", _ETH, _ETH,
-     HubSpec("hendrycks/ethics", "deontology", text_fields=("scenario", "excuse"),
-             eval_split="test"),
-     pair=True,
-     notes="RoBERTa: the official code used fixed ids for an 'un...'-type token and "
-           "'acceptable'; 'unacceptable' is not one BPE token (prompt_transfer.md §7 #3)")  # fmt: skip
-_cls("justice", "ethics", _ETH, _ETH,
-     HubSpec("hendrycks/ethics", "justice", text_fields=("scenario",), eval_split="test"),
-     notes="see deontology")  # fmt: skip
+_cls(
+    "deontology",
+    "ethics",
+    _ETH,
+    _ETH,
+    HubSpec(
+        "hendrycks/ethics", "deontology", text_fields=("scenario", "excuse"), eval_split="test"
+    ),
+    pair=True,
+    notes="RoBERTa: the official code used fixed ids for an 'un...'-type token and "
+    "'acceptable'; 'unacceptable' is not one BPE token (prompt_transfer.md §7 #3)",
+)
+_cls(
+    "justice",
+    "ethics",
+    _ETH,
+    _ETH,
+    HubSpec("hendrycks/ethics", "justice", text_fields=("scenario",), eval_split="test"),
+    notes="see deontology",
+)
 
 # --- generation (T5 only; Example.target holds the reference) --------------------------------
-_gen("squad", "qa", "squad-f1",
-     HubSpec("rajpurkar/squad", text_fields=("question", "context"), label_field="answers",
-             eval_split="validation"))  # fmt: skip
-_gen("nq-open", "qa", "squad-f1",
-     HubSpec("google-research-datasets/nq_open", text_fields=("question",),
-             label_field="answer", eval_split="validation"))  # fmt: skip
-_gen("samsum", "summarisation", "rouge-l",
-     HubSpec("Samsung/samsum", text_fields=("dialogue",), label_field="summary",
-             eval_split="test", dev_split="validation"))  # fmt: skip
-_gen("multi-news", "summarisation", "rouge-l",
-     HubSpec("alexfabbri/multi_news", text_fields=("document",), label_field="summary",
-             eval_split="test", dev_split="validation"))  # fmt: skip
+_gen(
+    "squad",
+    "qa",
+    "squad-f1",
+    HubSpec(
+        "rajpurkar/squad",
+        text_fields=("question", "context"),
+        label_field="answers",
+        eval_split="validation",
+    ),
+)
+_gen(
+    "nq-open",
+    "qa",
+    "squad-f1",
+    HubSpec(
+        "google-research-datasets/nq_open",
+        text_fields=("question",),
+        label_field="answer",
+        eval_split="validation",
+    ),
+)
+_gen(
+    "samsum",
+    "summarisation",
+    "rouge-l",
+    HubSpec(
+        "Samsung/samsum",
+        text_fields=("dialogue",),
+        label_field="summary",
+        eval_split="test",
+        dev_split="validation",
+    ),
+)
+_gen(
+    "multi-news",
+    "summarisation",
+    "rouge-l",
+    HubSpec(
+        "alexfabbri/multi_news",
+        text_fields=("document",),
+        label_field="summary",
+        eval_split="test",
+        dev_split="validation",
+    ),
+)
 
 
 # ------------------------------------------------------------------------------------- loading

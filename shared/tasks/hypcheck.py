@@ -139,8 +139,13 @@ def run_hypothesis_only(
         "chance": chance,
         "limit": chance + MARGIN,
         "passes": best[1] <= chance + MARGIN if inputs == "second" else None,
-        "settings": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "max_len": max_len,
-                     "seed": seed},  # fmt: skip
+        "settings": {
+            "epochs": epochs,
+            "lr": lr,
+            "batch_size": batch_size,
+            "max_len": max_len,
+            "seed": seed,
+        },  # fmt: skip
     }
 
 
@@ -160,9 +165,9 @@ def check_task(name: str, split_seed: int = 13, **kwargs: Any) -> dict[str, Any]
     Raises:
         AssetMissingError: `minilm-l6` or the task's source is not installed.
     """
+    from thunlp_repro.shared.assets import model_dir
     from thunlp_repro.shared.io import atomic_write_json
     from thunlp_repro.shared.tasks.base import get_task, split_fingerprint
-    from thunlp_repro.shared.assets import model_dir
 
     task = get_task(name)
     splits = task.load(split_seed)

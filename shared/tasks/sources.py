@@ -10,7 +10,6 @@ import hashlib
 from pathlib import Path
 
 
-
 def asset_dir(asset_id: str) -> Path:
     """Folder of an installed asset (`thunlp_repro.shared.assets.asset_path`).
 
@@ -29,7 +28,7 @@ def asset_dir(asset_id: str) -> Path:
 
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
-    """Read a text file; with ``encoding="utf-8"`` fall back to latin-1 for files that are not UTF-8.
+    """Read a text file; with ``encoding="utf-8"``, fall back to latin-1 for non-UTF-8 files.
 
     BBC has one such file (a latin-1 pound sign); TREC is latin-1 throughout.
     """

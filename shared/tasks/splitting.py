@@ -5,8 +5,8 @@ otherwise they are stratified. Train is capped at 2,000. Splits are seeded and d
 offline-assets.md §4 ("Deduplicating TREC", "Splits": record the sha256 of the split indices).
 
 Randomness never comes from `random` or numpy streams: every item is ordered by
-``sha256(f"{salt}|{seed}|{key}")`` of a stable key, so a split depends only on the data, the seed and
-the salt, never on the Python or numpy version, or on the order the source file lists its rows in.
+``sha256(f"{salt}|{seed}|{key}")`` of a stable key, so a split depends only on the data, the seed
+and the salt, never on the Python or numpy version, or on the order of the source's rows.
 
 Groups (e.g. identical texts, or all sentences of one article) always go to one split, so copies of
 an item cannot leak from train into dev or test.
@@ -23,7 +23,7 @@ SPLITS: tuple[str, str, str] = ("train", "dev", "test")
 
 
 def stable_hash(*parts: object) -> int:
-    """A 64-bit integer from the sha256 of the parts joined by '|' (platform- and version-stable)."""
+    """A 64-bit integer from the sha256 of the parts joined by '|' (stable everywhere)."""
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big")
 
@@ -62,7 +62,7 @@ def largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
 
 
 def balanced_quota(total: int, num_classes: int) -> list[int]:
-    """`total` spread as evenly as possible over the classes (the first classes get the remainder)."""
+    """`total` spread evenly over the classes (the first classes get the remainder)."""
     base, rest = divmod(total, num_classes)
     return [base + (1 if c < rest else 0) for c in range(num_classes)]
 
@@ -188,7 +188,9 @@ def split_indices(
     bal_test = balanced_quota(test_size, num_classes)
     bal_dev = balanced_quota(dev_size, num_classes)
     can_balance = all(counts[c] >= 2 * (bal_test[c] + bal_dev[c]) for c in range(num_classes))
-    used_mode = "balanced" if mode == "balanced" or (mode == "auto" and can_balance) else "stratified"
+    used_mode = (
+        "balanced" if mode == "balanced" or (mode == "auto" and can_balance) else "stratified"
+    )
     if used_mode == "balanced":
         q_test, q_dev = bal_test, bal_dev
     else:

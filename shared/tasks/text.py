@@ -6,6 +6,7 @@ Reproduces: nothing paper-specific; the sentence rule used for BBC bodies and di
 
 from __future__ import annotations
 
+import functools
 import re
 
 # A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before whitespace
@@ -13,7 +14,9 @@ import re
 # before a lower-case letter when `lower=True`.
 _SENT_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 _SENT_END_LOWER = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[a-zA-Z0-9])")
-_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Prof|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Jr|Sr|vs|No)\.|\b[A-Z]\.)$")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Prof|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Jr|Sr|vs|No)\.|\b[A-Z]\.)$"
+)
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
 
 
@@ -46,7 +49,12 @@ def split_sentences(text: str, *, lower: bool = False) -> list[str]:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters/digits, inner apostrophes kept)."""
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    return list(_words(text))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w.lower().replace("’", "'") for w in _WORD.findall(text))
 
 
 def word_count(text: str) -> int:
@@ -56,7 +64,7 @@ def word_count(text: str) -> int:
 
 def jaccard(a: str, b: str) -> float:
     """Word-set Jaccard similarity of two texts (lower-cased word tokens)."""
-    sa, sb = set(words(a)), set(words(b))
+    sa, sb = set(_words(a)), set(_words(b))
     if not sa and not sb:
         return 1.0
     return len(sa & sb) / len(sa | sb)

@@ -18,9 +18,7 @@ def test_each_precedence_level_wins_over_the_one_below(tmp_path):
 
     user = tmp_path / "user.yaml"
     user.write_text("train:\n  max_steps: 7\n  eval_every: 3\n")
-    from_file, _ = load_config(
-        FinetuneConfig, pipeline="finetune", preset="mini", config_file=user
-    )
+    from_file, _ = load_config(FinetuneConfig, pipeline="finetune", preset="mini", config_file=user)
     assert (from_file.train.max_steps, from_file.train.eval_every) == (7, 3)  # file > preset
 
     cli, log = load_config(

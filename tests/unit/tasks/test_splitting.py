@@ -93,7 +93,11 @@ def test_split_follows_keys_not_row_order():
     a = split_indices(labels, (100, 20, 20), seed=5, num_classes=2, keys=keys)
     perm = list(reversed(range(200)))
     b = split_indices(
-        [labels[i] for i in perm], (100, 20, 20), seed=5, num_classes=2, keys=[keys[i] for i in perm]
+        [labels[i] for i in perm],
+        (100, 20, 20),
+        seed=5,
+        num_classes=2,
+        keys=[keys[i] for i in perm],
     )
     for s in SPLITS:
         assert {keys[i] for i in a.indices[s]} == {keys[perm[i]] for i in b.indices[s]}

@@ -1,0 +1,210 @@
+"""`thunlp-repro ki`: knowledge-inheritance pre-training (ki.md §8.3).
+
+Verbs: `pretrain` (one run: teacher, scratch baseline or KI student), `compare` (E1 KI vs
+scratch; `--experiment e5`), `sweep` (E2 schedules; `--experiment e3|e4` teachers), `domain`
+(E6), `downstream` (E7), `report`, and `zoo build|list`. Only typer, the standard library and
+`cli.common` are imported at module level; the pipeline is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from thunlp_repro.cli.common import (
+    ConfigOpt,
+    NameOpt,
+    OverwriteOpt,
+    PresetOpt,
+    ResumeOpt,
+    RunDirOpt,
+    SeedOpt,
+    SetOpt,
+    fail,
+    handle_errors,
+    overrides,
+)
+
+app = typer.Typer(
+    help="Knowledge Inheritance (Qin et al., NAACL 2022): teacher -> student pre-training.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+zoo_app = typer.Typer(help="The KI model zoo (ki-mini-* names).", no_args_is_help=True)
+app.add_typer(zoo_app, name="zoo", rich_help_panel="Utilities")
+
+ResultsOpt = typer.Option(Path("results"), "--results", help="results root")
+ExperimentOpt = typer.Option(None, "--experiment", "-e", help="experiment id (see --help)")
+
+
+def _experiment(preset: str, table: str, results: Path, overwrite: bool, config: Path | None,
+                set_: list[str] | None) -> Path:  # fmt: skip
+    from thunlp_repro.ki import experiments as ex
+    from thunlp_repro.shared.experiments import results_file
+
+    if config is not None or set_:
+        fail("experiment verbs take their settings from the preset and its variants; "
+             "use `ki pretrain` with --config/--set for a single custom run")  # fmt: skip
+    target = results_file(preset, "ki", table, results)
+    ex.RUNNERS[table](preset, target, overwrite)
+    typer.echo(str(target))
+    return target
+
+
+@app.command(rich_help_panel="Train")
+@handle_errors
+def pretrain(
+    preset: str = PresetOpt,
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    seed: int | None = SeedOpt,
+    name: str | None = NameOpt,
+    run_dir: Path | None = RunDirOpt,
+    resume: str | None = ResumeOpt,
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """One pre-training run: a teacher or scratch baseline (ki.schedule=none) or a KI student."""
+    from thunlp_repro.ki.config import KIConfig
+    from thunlp_repro.ki.pipeline import run_pretrain
+    from thunlp_repro.shared.config import load_config
+    from thunlp_repro.shared.rundir import RunDir
+
+    cfg, _ = load_config(KIConfig, pipeline="ki", preset=preset, config_file=config,
+                         overrides=overrides(set_, seed))  # fmt: skip
+    run = RunDir.open("ki", name, run_dir=run_dir, resume=resume is not None,
+                      overwrite=overwrite)  # fmt: skip
+    run.attach_log()
+    run.write_command()
+    run.write_config(cfg)
+    run.write_env()
+    m = run_pretrain(cfg, run, resume=resume, preset=preset)
+    teacher = "" if m["teacher_ppl"] is None else f" (teacher {m['teacher_ppl']:.2f})"
+    typer.echo(f"final validation PPL {m['final_ppl']:.2f}{teacher}; "
+               f"FLOPs {m['flops_total']:.3e} ({m['flops_teacher']:.3e} teacher)")  # fmt: skip
+    typer.echo(str(run.path))
+
+
+@app.command(rich_help_panel="Reproduce")
+@handle_errors
+def compare(
+    preset: str = PresetOpt,
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    resume: str | None = ResumeOpt,
+    experiment: str | None = ExperimentOpt,
+    results: Path = ResultsOpt,
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """E1 KI vs scratch over the preset's seeds (`--experiment e5`: chained generations)."""
+    table = {None: "e1-ki-vs-scratch", "e1": "e1-ki-vs-scratch", "e5": "e5-generations"}.get(
+        experiment
+    )
+    if table is None:
+        fail(f"compare --experiment must be e1 or e5, got {experiment}")
+    _experiment(preset, table, results, overwrite, config, set_)
+
+
+@app.command(rich_help_panel="Reproduce")
+@handle_errors
+def sweep(
+    preset: str = PresetOpt,
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    resume: str | None = ResumeOpt,
+    experiment: str = typer.Option("e2", "--experiment", "-e", help="e2 | e3 | e4"),
+    results: Path = ResultsOpt,
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """E2 inheritance schedules, or the E3 / E4 teacher sweeps."""
+    table = {"e2": "e2-schedule", "e3": "e3-teacher-arch", "e4": "e4-teacher-data"}.get(experiment)
+    if table is None:
+        fail(f"sweep --experiment must be e2, e3 or e4, got {experiment}")
+    _experiment(preset, table, results, overwrite, config, set_)
+
+
+@app.command(rich_help_panel="Reproduce")
+@handle_errors
+def domain(
+    preset: str = PresetOpt,
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    resume: str | None = ResumeOpt,
+    results: Path = ResultsOpt,
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """E6 domain adaptation: plain continued MLM vs KI from a domain (and a general) teacher."""
+    _experiment(preset, "e6-domain", results, overwrite, config, set_)
+
+
+@app.command(rich_help_panel="Evaluate")
+@handle_errors
+def downstream(
+    preset: str = PresetOpt,
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    resume: str | None = ResumeOpt,
+    results: Path = ResultsOpt,
+    overwrite: bool = OverwriteOpt,
+) -> None:
+    """E7: fine-tune the E1 students and the teacher on the preset's tasks."""
+    _experiment(preset, "e7-downstream", results, overwrite, config, set_)
+
+
+@app.command(rich_help_panel="Reproduce")
+@handle_errors
+def report(
+    preset: str = PresetOpt,
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    resume: str | None = ResumeOpt,
+    results: Path = ResultsOpt,
+    out: Path = typer.Option(Path("reports"), "--out", help="reports folder"),
+) -> None:
+    """Write the shared report (the KI section included) from the result JSONs."""
+    import thunlp_repro.ki.experiments  # noqa: F401  (registers the experiments)
+    from thunlp_repro.shared.reporting.report import write_report
+
+    for path in write_report(results, out):
+        typer.echo(str(path))
+
+
+@app.command("list", rich_help_panel="Utilities")
+@handle_errors
+def list_() -> None:
+    """Experiments, schedules and architectures of KI."""
+    from thunlp_repro.ki.archs import ARCHS
+    from thunlp_repro.ki.experiments import TABLES
+    from thunlp_repro.ki.inheritance import SCHEDULES
+
+    for key, desc in TABLES.items():
+        typer.echo(f"experiment ki/{key}\t{desc}")
+    for key in SCHEDULES.keys():
+        typer.echo(f"schedule {key}\t{SCHEDULES.get(key).help}")
+    for key in ARCHS.keys():
+        a = ARCHS.get(key)
+        typer.echo(f"arch {key}\t{a.family} {a.layers}x{a.hidden} (ffn {a.ffn}, heads {a.heads})")
+
+
+@zoo_app.command("list")
+@handle_errors
+def zoo_list() -> None:
+    """Zoo entries and whether they are built."""
+    from thunlp_repro.ki.zoo import ZOO, is_built, zoo_location
+
+    for key in ZOO.keys():
+        state = "built" if is_built(key) else "missing"
+        typer.echo(f"{key}\t{state}\t{ZOO.get(key).description}\t{zoo_location(key)}")
+
+
+@zoo_app.command("build")
+@handle_errors
+def zoo_build(
+    preset: str = PresetOpt,
+    only: list[str] | None = typer.Option(None, "--only", help="build only these names"),
+) -> None:
+    """Train the missing runs (cached) and install the zoo entries."""
+    from thunlp_repro.ki.zoo import build
+
+    for name, path in build(preset, only):
+        typer.echo(f"{name}\t{path}")

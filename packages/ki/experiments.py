@@ -1,0 +1,449 @@
+"""The registered KI experiments `ki/<table-id>` (ki.md §4.7 E1-E7; §3.5 at paper scale).
+
+Each experiment resolves its configs from the preset (or its `<preset>-<exp>` variant when one
+ships), trains the runs it needs through `run_pretrain` (cached by config hash in
+`runs/ki/<preset>-<tag>-<hash>/`: a finished run is reused, an interrupted one resumes), and writes
+one small JSON `results/<preset>/ki/<table>.json` for `reproduce-all` and the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from thunlp_repro.ki.analysis import no_fall_behind, savings, verdict
+from thunlp_repro.shared.config import load_config, presets_dir, to_dict
+
+logger = logging.getLogger(__name__)
+
+TABLES = {
+    "e1-ki-vs-scratch": "E1 KI vs scratch: PPL vs steps and FLOPs, compute saved (M1-M4)",
+    "e2-schedule": "E2 inheritance schedule: T, alpha_0, kd-then-mlm, constant-half, kd-only",
+    "e3-teacher-arch": "E3 teacher size and shape (depth, width, deep-narrow)",
+    "e4-teacher-data": "E4 teacher pre-training data (1/8 data, out-of-domain news)",
+    "e5-generations": "E5 chained generations G1 -> G2 -> G3",
+    "e6-domain": "E6 domain adaptation to news: plain vs KI-news vs KI-general",
+    "e7-downstream": "E7 downstream fine-tuning of E1 students and the teacher",
+}
+
+
+# ------------------------------------------------------------------------------ configs and runs
+def variant(preset: str, exp: str) -> str:
+    """`<preset>-<exp>` when that preset file ships, else `preset`."""
+    name = f"{preset}-{exp}"
+    return name if (presets_dir("ki") / f"{name}.yaml").is_file() else preset
+
+
+def make_cfg(preset: str, exp: str = "", overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    from thunlp_repro.ki.config import KIConfig
+
+    cfg, _ = load_config(KIConfig, pipeline="ki", preset=variant(preset, exp) if exp else preset,
+                         overrides=list(overrides))  # fmt: skip
+    return cfg
+
+
+def ensure_run(cfg: Any, preset: str, tag: str, overwrite: bool = False) -> tuple[dict, Path]:
+    """Train `cfg` unless a finished run with the same config hash exists; (metrics, run path)."""
+    from thunlp_repro.ki.pipeline import config_hash, run_pretrain
+    from thunlp_repro.shared.errors import RunDirExistsError
+    from thunlp_repro.shared.io import read_json
+    from thunlp_repro.shared.rundir import RunDir
+
+    name = f"{preset}-{tag}-{config_hash(cfg)}"
+    try:
+        run = RunDir.open("ki", name, overwrite=overwrite)
+    except RunDirExistsError:
+        run = RunDir.open("ki", name, resume=True)
+    if run.resumed and run.results_path.is_file():
+        return read_json(run.results_path)["metrics"], run.path
+    run.attach_log()
+    run.write_command()
+    run.write_config(cfg)
+    run.write_env()
+    metrics = run_pretrain(cfg, run, resume="auto" if run.resumed else None, preset=preset,
+                           label=tag, table="pretrain")  # fmt: skip
+    return metrics, run.path
+
+
+def teacher_sets(cfg: Any) -> list[str]:
+    e = cfg.exp
+    return [
+        f"train.max_steps={e.teacher_steps}",
+        f"train.eval_every={e.teacher_eval_every}",
+        "ki.schedule=none",
+        "teacher.name=null",
+        f"runtime.seed={e.teacher_seed}",
+        "keep_best=true",
+    ]
+
+
+def ensure_teacher(
+    preset: str,
+    arch: str,
+    *,
+    corpus: str | None = None,
+    fraction: float = 1.0,
+    steps: int | None = None,
+    overwrite: bool = False,
+) -> tuple[str, dict]:
+    """Pre-train a teacher, keeping its best own-PPL checkpoint (ki.md §4.5); (folder, metrics)."""
+    base = make_cfg(preset)
+    sets = teacher_sets(base) + [f"model.arch={arch}", f"data.train_fraction={fraction}"]
+    if corpus:
+        sets.append(f"data.corpus={corpus}")
+    if steps:
+        sets.append(f"train.max_steps={steps}")
+    cfg = make_cfg(preset, "", sets)
+    tag = f"teacher-{arch}" + (f"-{corpus}" if corpus else "") + (
+        f"-frac{fraction:g}" if fraction < 1 else "")  # fmt: skip
+    metrics, path = ensure_run(cfg, preset, tag, overwrite)
+    best = path / "best"
+    return str(best if (best / "config.json").is_file() else path / "export"), metrics
+
+
+def student_runs(
+    preset: str, exp: str, sets: list[str], tag: str, overwrite: bool = False
+) -> list[dict]:
+    """The student run for each seed of the preset."""
+    cfg0 = make_cfg(preset, exp)
+    out = []
+    for seed in cfg0.exp.seeds:
+        cfg = make_cfg(preset, exp, [*sets, f"runtime.seed={seed}"])
+        out.append(ensure_run(cfg, preset, f"{tag}-s{seed}", overwrite)[0])
+    return out
+
+
+def _slim(metrics: dict) -> dict:
+    """A run's metrics for a result file: the curve kept, bulky eval extras dropped."""
+    keep = ("step", "ppl", "flops_student", "flops_total", "wall_s", "alpha", "ppl_news",
+            "ppl_general")  # fmt: skip
+    out = {k: v for k, v in metrics.items() if k not in ("evals", "teacher_eval")}
+    out["evals"] = [{k: e[k] for k in keep if k in e} for e in metrics["evals"]]
+    return out
+
+
+def write(preset: str, table: str, results_file: Path, metrics: dict, cfg: Any) -> None:
+    from thunlp_repro.shared.io import atomic_write_json
+    from thunlp_repro.shared.reporting.results import build_results
+
+    doc = build_results(
+        run_info={"paper": "ki", "experiment": TABLES[table].split(":")[0], "table": table,
+                  "preset": preset, "status": "ok"},
+        config=to_dict(cfg), metrics=metrics,
+        eval_info={"validation": "fixed masked set (seed 0)", "batch_size": cfg.eval.batch_size,
+                   "val_blocks_per_domain": cfg.data.val_blocks},
+        meta={"seeds": cfg.exp.seeds},
+    )  # fmt: skip
+    atomic_write_json(results_file, doc)
+
+
+# ------------------------------------------------------------------------------ E1
+def e1_runs(preset: str, overwrite: bool = False) -> tuple[dict, list, list, str]:
+    cfg = make_cfg(preset)
+    t_dir, t_metrics = ensure_teacher(preset, cfg.exp.teacher_arch, overwrite=overwrite)
+    scratch = student_runs(preset, "", ["ki.schedule=none", "teacher.name=null"], "scratch")
+    ki = student_runs(preset, "", [f"teacher.name={t_dir}"], "ki")
+    return t_metrics, scratch, ki, t_dir
+
+
+def run_e1(preset: str, results_file: Path, overwrite: bool) -> None:
+    cfg = make_cfg(preset)
+    t_metrics, scratch, ki, _ = e1_runs(preset, overwrite)
+    sav = savings(scratch, ki)
+    fall = no_fall_behind(scratch, ki, cfg.stop_step())
+    teacher_ppl = ki[0]["teacher_ppl"]
+    step = sav["step_saving"]
+    per_seed_steps = [p["steps_to_target"] for p in sav["per_seed"]]
+    S = sav["S"]
+    m1_ok = (
+        None
+        if step is None
+        else (step["mean"] >= 0.20 and all(s is not None and s / S <= 0.9 for s in per_seed_steps))
+    )
+    flop = sav["flop_saving_with_teacher"]
+    accept = {
+        "M1": verdict(m1_ok, None if step is None else 1 - step["mean"],
+                      "mean s_KI/S <= 0.80, each seed <= 0.90 (goal 0.70)",
+                      "" if step else "KI did not reach P* in some seed"),
+        "M2": verdict(None if flop is None else flop["mean"] >= 0.15,
+                      None if flop is None else flop["mean"], "FLOP saving with teacher >= 15%"),
+        "M3": verdict(fall["ok"], fall["worst_ratio_after_T"],
+                      "after T: PPL_KI <= PPL_scratch*1.01 + 2 sigma; final <= *1.01"),
+        "M4": verdict(fall["final_ki"] < teacher_ppl, [fall["final_ki"], teacher_ppl],
+                      "final PPL_KI < teacher PPL"),
+    }  # fmt: skip
+    metrics = {
+        "savings": sav,
+        "no_fall_behind": fall,
+        "acceptance": accept,
+        "teacher": _slim(t_metrics),
+        "teacher_ppl": teacher_ppl,
+        "scratch": [_slim(r) for r in scratch],
+        "ki": [_slim(r) for r in ki],
+        "goal_70pct_steps": None if step is None else (1 - step["mean"]) <= 0.70,
+    }
+    write(preset, "e1-ki-vs-scratch", results_file, metrics, cfg)
+
+
+# ------------------------------------------------------------------------------ E2
+def run_e2(preset: str, results_file: Path, overwrite: bool) -> None:
+    cfg = make_cfg(preset)
+    _, scratch, ki_default, t_dir = e1_runs(preset, overwrite)
+    T = cfg.stop_step()
+    arms: dict[str, list] = {f"linear-decay T={T}": ki_default}
+    for stop in cfg.exp.stops:
+        if stop != T:
+            arms[f"linear-decay T={stop}"] = student_runs(
+                preset, "", [f"teacher.name={t_dir}", f"ki.stop_step={stop}"], f"ki-T{stop}"
+            )
+    arms[f"linear-decay T={T} alpha0=0.5"] = student_runs(
+        preset, "", [f"teacher.name={t_dir}", "ki.alpha0=0.5"], "ki-a0.5"
+    )
+    for sched in ("kd-then-mlm", "constant-half", "kd-only"):
+        arms[sched] = student_runs(preset, "", [f"teacher.name={t_dir}", f"ki.schedule={sched}"],
+                                   f"ki-{sched}")  # fmt: skip
+    table = {name: savings(scratch, runs) for name, runs in arms.items()}
+    final = {name: sum(r["final_ppl"] for r in runs) / len(runs) for name, runs in arms.items()}
+    m5 = [table[f"linear-decay T={s}"]["step_saving"] for s in cfg.exp.stops if s <= T]
+    accept = {
+        "M5": verdict(all(x is not None and x["mean"] >= 0.2 for x in m5),
+                      [None if x is None else x["mean"] for x in m5],
+                      "linear-decay with T <= default each saves >= 20% of steps"),
+        "M6": verdict(final["kd-only"] > final[f"linear-decay T={T}"],
+                      [final["kd-only"], final[f"linear-decay T={T}"]],
+                      "final PPL kd-only > linear-decay (T default)"),
+        "M7": verdict(None, {k: final[k] for k in final}, "report only"),
+    }  # fmt: skip
+    metrics = {"arms": table, "final_ppl": final, "acceptance": accept,
+               "scratch": [_slim(r) for r in scratch],
+               "runs": {k: [_slim(r) for r in v] for k, v in arms.items()}}  # fmt: skip
+    write(preset, "e2-schedule", results_file, metrics, cfg)
+
+
+# ------------------------------------------------------------------------------ E3 / E4
+def _teacher_sweep(preset: str, exp: str, teachers: dict[str, tuple], overwrite: bool) -> dict:
+    scratch = student_runs(preset, exp, ["ki.schedule=none", "teacher.name=null"], "scratch")
+    rows = {}
+    for label, (arch, corpus, frac) in teachers.items():
+        t_dir, t_m = ensure_teacher(preset, arch, corpus=corpus, fraction=frac,
+                                    overwrite=overwrite)  # fmt: skip
+        runs = student_runs(preset, exp, [f"teacher.name={t_dir}"], f"ki-{label}")
+        sav = savings(scratch, runs)
+        rows[label] = {"arch": arch, "corpus": corpus or "general", "fraction": frac,
+                       "teacher_ppl": runs[0]["teacher_ppl"],
+                       "teacher_params": runs[0]["teacher_params"], "savings": sav,
+                       "final_ppl": sum(r["final_ppl"] for r in runs) / len(runs),
+                       "runs": [_slim(r) for r in runs]}  # fmt: skip
+    return {"scratch": [_slim(r) for r in scratch], "teachers": rows}
+
+
+def _saving(row: dict) -> float | None:
+    s = row["savings"]["step_saving"]
+    return None if s is None else s["mean"]
+
+
+def run_e3(preset: str, results_file: Path, overwrite: bool) -> None:
+    from thunlp_repro.shared.metrics import spearman
+
+    cfg = make_cfg(preset, "e3")
+    teachers = {a: (a, None, 1.0) for a in cfg.exp.teachers}
+    out = _teacher_sweep(preset, "e3", teachers, overwrite)
+    rows = {k: v for k, v in out["teachers"].items() if k != "t-4x96"}
+    pts = [(v["teacher_ppl"], _saving(v) if _saving(v) is not None else 0.0)
+           for v in rows.values()]  # fmt: skip
+    rho = spearman([p[0] for p in pts], [p[1] for p in pts]) if len(pts) >= 3 else None
+    gap = max(p[1] for p in pts) - min(p[1] for p in pts) if pts else None
+    out["acceptance"] = {
+        "M8": verdict(None if rho is None else (rho <= -0.6 and gap >= 0.05), [rho, gap],
+                      "Spearman(teacher PPL, saving) <= -0.6 and best - worst >= 5 points"),
+        "M9": verdict(None, {k: _saving(v) for k, v in out["teachers"].items()
+                             if k in ("t-4x96", "t-2x128")}, "report only"),
+    }  # fmt: skip
+    write(preset, "e3-teacher-arch", results_file, out, cfg)
+
+
+def run_e4(preset: str, results_file: Path, overwrite: bool) -> None:
+    cfg = make_cfg(preset, "e4")
+    a = cfg.exp.teacher_arch
+    teachers = {"full": (a, None, 1.0), "small-data": (a, None, cfg.exp.small_data_fraction),
+                "news-only": (a, cfg.exp.ood_corpus, 1.0)}  # fmt: skip
+    out = _teacher_sweep(preset, "e4", teachers, overwrite)
+    t = out["teachers"]
+    full, small, news = (_saving(t[k]) or 0.0 for k in ("full", "small-data", "news-only"))
+    out["acceptance"] = {
+        "M10": verdict(
+            full >= small + 0.05 and full >= news + 0.05,
+            [full, small, news],
+            "full-data saving >= 1/8-data and news-only + 5 points",
+        )
+    }
+    write(preset, "e4-teacher-data", results_file, out, cfg)
+
+
+# ------------------------------------------------------------------------------ E5
+def run_e5(preset: str, results_file: Path, overwrite: bool) -> None:
+    cfg = make_cfg(preset)
+    e1_runs(preset, overwrite)
+    g3 = cfg.exp.g3_arch
+    scratch = student_runs(preset, "", ["ki.schedule=none", "teacher.name=null",
+                                        f"model.arch={g3}"], "g3-scratch")  # fmt: skip
+    chain = []
+    t_dir, _ = ensure_teacher(preset, cfg.exp.teacher_arch)
+    for seed in cfg.exp.seeds:
+        g2 = make_cfg(preset, "", [f"teacher.name={t_dir}", f"runtime.seed={seed}"])
+        _, g2_path = ensure_run(g2, preset, f"ki-s{seed}")
+        c = make_cfg(preset, "", [f"teacher.name={g2_path}", f"model.arch={g3}",
+                                  f"runtime.seed={seed}"])  # fmt: skip
+        chain.append(ensure_run(c, preset, f"g3-chain-s{seed}", overwrite)[0])
+    sav = savings(scratch, chain)
+    step = sav["step_saving"]
+    metrics = {
+        "savings": sav,
+        "scratch": [_slim(r) for r in scratch],
+        "chain": [_slim(r) for r in chain],
+        "acceptance": {
+            "M11": verdict(
+                None if step is None else step["mean"] >= 0.2,
+                None if step is None else 1 - step["mean"],
+                "chained G3 reaches P* in <= 80% of steps",
+            )
+        },
+    }
+    write(preset, "e5-generations", results_file, metrics, cfg)
+
+
+# ------------------------------------------------------------------------------ E6
+def run_e6(preset: str, results_file: Path, overwrite: bool) -> None:
+    cfg = make_cfg(preset, "e6")
+    _, _, _, general_t = e1_runs(preset, overwrite)
+    news_t, news_m = ensure_teacher(preset, cfg.exp.teacher_arch, corpus=cfg.exp.domain_corpus,
+                                    steps=cfg.exp.domain_teacher_steps)  # fmt: skip
+    arms: dict[str, list] = {"plain": [], "ki-news": [], "ki-general": []}
+    base = make_cfg(preset)
+    for seed in cfg.exp.seeds:
+        s_cfg = make_cfg(preset, "", ["ki.schedule=none", "teacher.name=null",
+                                      f"runtime.seed={seed}"])  # fmt: skip
+        _, start = ensure_run(s_cfg, preset, f"scratch-s{seed}")
+        common = [f"model.init={start}", f"runtime.seed={seed}",
+                  f"model.arch={base.model.arch}"]  # fmt: skip
+        for arm, sets in (
+            ("plain", ["ki.schedule=none", "teacher.name=null"]),
+            ("ki-news", [f"teacher.name={news_t}"]),
+            ("ki-general", [f"teacher.name={general_t}"]),
+        ):
+            c = make_cfg(preset, "e6", [*common, *sets])
+            arms[arm].append(ensure_run(c, preset, f"e6-{arm}-s{seed}", overwrite)[0])
+    news = {a: savings(arms["plain"], runs) for a, runs in arms.items() if a != "plain"}
+    final = {a: {"news": sum(r["final_ppl"] for r in runs) / len(runs),
+                 "general": sum(r["final"].get("ppl_general", float("nan")) for r in runs)
+                 / len(runs)} for a, runs in arms.items()}  # fmt: skip
+    kn, kg = news["ki-news"]["step_saving"], news["ki-general"]["step_saving"]
+    m13 = (kn is not None and kn["mean"] >= 0.2 and final["ki-news"]["news"] <=
+           final["plain"]["news"] and final["ki-news"]["general"] <=
+           final["plain"]["general"] * 1.02)  # fmt: skip
+    accept = {
+        "M13": verdict(m13, [None if kn is None else kn["mean"], final],
+                       "KI-news saves >= 20% steps to plain's final news PPL; news PPL <= plain;"
+                       " general PPL <= plain*1.02"),
+        "M14": verdict(None if kn is None else (kn["mean"] >= (kg["mean"] if kg else 0) + 0.05),
+                       [None if kn is None else kn["mean"], None if kg is None else kg["mean"]],
+                       "KI-news saving >= KI-general + 5 points"),
+    }  # fmt: skip
+    metrics = {"savings_news": news, "final": final, "acceptance": accept,
+               "news_teacher_ppl": news_m.get("best_ppl"),
+               "runs": {a: [_slim(r) for r in v] for a, v in arms.items()}}  # fmt: skip
+    write(preset, "e6-domain", results_file, metrics, cfg)
+
+
+# ------------------------------------------------------------------------------ E7
+def finetune_one(preset: str, model_dir: str, task: str, seed: int, tag: str, cfg: Any) -> dict:
+    """Fine-tune a saved MLM checkpoint on a registered task through the shared pipeline."""
+    from thunlp_repro.shared.errors import RunDirExistsError
+    from thunlp_repro.shared.finetune import FinetuneConfig, run_finetune
+    from thunlp_repro.shared.io import read_json
+    from thunlp_repro.shared.rundir import RunDir
+
+    steps = max(1, cfg.exp.finetune_epochs * cfg.exp.finetune_train_limit // 32)
+    fpreset = "smoke" if preset == "smoke" else "mini"
+    fcfg, _ = load_config(
+        FinetuneConfig,
+        pipeline="finetune",
+        preset=fpreset,
+        overrides=[
+            f"model.name={model_dir}",
+            f"data.task={task}",
+            f"runtime.seed={seed}",
+            f"data.train_limit={cfg.exp.finetune_train_limit}",
+            "optim.lr=1e-4",
+            "train.global_batch_size=32",
+            "train.micro_batch_size=32",
+            f"train.max_steps={steps}",
+            f"train.eval_every={max(1, steps // cfg.exp.finetune_epochs)}",
+            "optim.warmup_ratio=0.06",
+            "data.max_length=" + ("32" if task == "trec" else "64"),
+            "train.save_every=-1",
+        ],
+    )
+    name = f"ft-{preset}-{tag}-{task}-s{seed}"
+    try:
+        run = RunDir.open("ki", name)
+    except RunDirExistsError:
+        run = RunDir.open("ki", name, resume=True)
+        if run.results_path.is_file():
+            return read_json(run.results_path)["metrics"]
+    run.write_config(fcfg)
+    return run_finetune(fcfg, run, preset=preset)
+
+
+def run_e7(preset: str, results_file: Path, overwrite: bool) -> None:
+    from thunlp_repro.shared.metrics import mean_and_spread
+
+    cfg = make_cfg(preset)
+    t_dir, _ = ensure_teacher(preset, cfg.exp.teacher_arch)
+    models: dict[str, list[str]] = {"teacher": [t_dir] * len(cfg.exp.seeds)}
+    for arm, sets in (
+        ("scratch", ["ki.schedule=none", "teacher.name=null"]),
+        ("ki", [f"teacher.name={t_dir}"]),
+    ):
+        models[arm] = []
+        for seed in cfg.exp.seeds:
+            c = make_cfg(preset, "", [*sets, f"runtime.seed={seed}"])
+            models[arm].append(str(ensure_run(c, preset, f"{arm}-s{seed}")[1] / "export"))
+    table: dict[str, dict] = {}
+    for arm, dirs in models.items():
+        for task in cfg.exp.tasks:
+            accs = [
+                finetune_one(preset, d, task, seed, arm, cfg)["test_accuracy"]
+                for d, seed in zip(dirs, cfg.exp.seeds, strict=True)
+            ]
+            m, sd, n = mean_and_spread(accs)
+            table.setdefault(arm, {})[task] = {"mean": m, "sd": sd, "per_seed": accs}
+    ok = all(table["ki"][t]["mean"] >= table["scratch"][t]["mean"] - 0.01 for t in cfg.exp.tasks)
+    metrics = {
+        "accuracy": table,
+        "acceptance": {
+            "M15": verdict(
+                ok,
+                {t: [table["ki"][t]["mean"], table["scratch"][t]["mean"]] for t in cfg.exp.tasks},
+                "KI accuracy >= scratch - 1.0 point on each task (bbc arm of E6 not run)",
+            )
+        },
+    }
+    write(preset, "e7-downstream", results_file, metrics, cfg)
+
+
+RUNNERS = {"e1-ki-vs-scratch": run_e1, "e2-schedule": run_e2, "e3-teacher-arch": run_e3,
+           "e4-teacher-data": run_e4, "e5-generations": run_e5, "e6-domain": run_e6,
+           "e7-downstream": run_e7}  # fmt: skip
+
+
+def _register() -> None:
+    from thunlp_repro.shared.experiments import EXPERIMENTS, Experiment, register_experiment
+
+    for table, fn in RUNNERS.items():
+        if f"ki/{table}" not in EXPERIMENTS:
+            register_experiment(Experiment("ki", table, TABLES[table], fn))
+
+
+_register()

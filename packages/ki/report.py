@@ -1,0 +1,220 @@
+"""The KI section of the shared report (ki.md §6): compute-saved tables, acceptance, plots.
+
+Registered with `register_section("ki")`; `thunlp-repro report` imports this module on demand.
+Tables follow conventions.md §2.8 (*setting | paper | ours | ...*); mini rows never carry a paper
+number (the paper's numbers are [unverified], `paper_numbers.yaml`), so the paper column states
+the claimed direction. Figures: F1 (PPL vs steps), F2 (PPL vs FLOPs with/without the teacher).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
+from thunlp_repro.shared.reporting.tables import format_float, markdown_table
+
+PAPER_DIRECTION = {
+    "e1-ki-vs-scratch": "KI faster; tens of % saved [unverified]",
+    "e2-schedule": "decaying weight matters; never stopping caps the student [unverified]",
+    "e3-teacher-arch": "better teacher helps more [unverified]",
+    "e4-teacher-data": "less / out-of-domain teacher data helps less [unverified]",
+    "e5-generations": "knowledge accumulates over generations [unverified]",
+    "e6-domain": "domain teacher helps domain adaptation [unverified]",
+    "e7-downstream": "better downstream at equal steps [unverified]",
+}
+
+
+def _pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _ms(d: dict | None, pct: bool = True) -> str:
+    if not d:
+        return "not reached"
+    f = (lambda v: f"{100 * v:.1f}") if pct else (lambda v: f"{v:.0f}")
+    unit = "%" if pct else ""
+    return f"{f(d['mean'])}{unit} ± {f(d['sd'])} [{f(d['min'])}, {f(d['max'])}] (n={d['n']})"
+
+
+def _savings_row(name: str, sav: dict) -> list[str]:
+    return [name, format_float(sav["target_ppl"], 2), _ms(sav["steps_to_target"], pct=False),
+            _ms(sav["step_saving"]), _ms(sav["flop_saving_with_teacher"]),
+            _ms(sav["flop_saving_without_teacher"]), _ms(sav["wall_saving"]),
+            ", ".join(format_float(p["final_ppl"], 2) for p in sav["per_seed"])]  # fmt: skip
+
+
+SAV_HEAD = ["arm", "target P*", "steps to P*", "step saving", "FLOP saving (with teacher)",
+            "FLOP saving (student only)", "wall-clock saving", "final PPL per seed"]  # fmt: skip
+
+
+def _plot(
+    out_dir: Path,
+    name: str,
+    groups: dict[str, list[dict]],
+    x: str,
+    title: str,
+    vline: float | None = None,
+    hline: dict[str, float] | None = None,
+) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    for label, runs in sorted(groups.items()):
+        steps = sorted(set.intersection(*[{e["step"] for e in r["evals"]} for r in runs]))
+        xs, mean, lo, hi = [], [], [], []
+        for st in steps:
+            pts = [next(e for e in r["evals"] if e["step"] == st) for r in runs]
+            xs.append(sum(p.get(x, st) if x != "step" else st for p in pts) / len(pts))
+            ys = [p["ppl"] for p in pts]
+            mean.append(sum(ys) / len(ys))
+            lo.append(min(ys))
+            hi.append(max(ys))
+        ax.plot(xs, mean, label=f"{label} (n={len(runs)})")
+        ax.fill_between(xs, lo, hi, alpha=0.2)
+    if vline:
+        ax.axvline(vline, color="grey", ls="--", lw=0.8, label="T")
+    for k, v in (hline or {}).items():
+        ax.axhline(v, color="black", ls=":", lw=0.8, label=k)
+    ax.set_yscale("log")
+    ax.set_xlabel(
+        {
+            "step": "optimizer steps",
+            "flops_total": "training FLOPs (teacher counted)",
+            "flops_student": "training FLOPs (student only)",
+        }.get(x, x)
+    )
+    ax.set_ylabel("validation MLM perplexity")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / name)
+    plt.close(fig)
+    return f"![{title}]({name})"
+
+
+def _acceptance(results: list[dict]) -> str:
+    rows = []
+    for r in results:
+        for mid, v in sorted(r["metrics"].get("acceptance", {}).items()):
+            val = v["value"]
+            text = format_float(val, 3) if isinstance(val, float) else str(val)[:80]
+            rows.append([mid, r["run_info"]["table"], text, v["threshold"], v["status"]])
+    rows.sort(key=lambda row: int(row[0][1:]))
+    return markdown_table(["id", "table", "measured", "threshold", "verdict"], rows)
+
+
+def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
+    """Markdown of the KI section for one preset."""
+    by = {r["run_info"]["table"]: r for r in results}
+    parts = ["Measured on the preset named above. PPL = exp(mean NLL per selected token) on the "
+             "fixed masked validation set; savings are against the mean final PPL of the scratch "
+             "seeds (P*), per KI seed, as mean ± sd [min, max]. FLOPs follow ki.md §2.6; the "
+             "teacher's own pre-training is a sunk cost, reported separately."]  # fmt: skip
+    if "e1-ki-vs-scratch" in by:
+        m = by["e1-ki-vs-scratch"]["metrics"]
+        sav = m["savings"]
+        parts.append(
+            "### T1 compute saved (E1)\n\nPaper: "
+            + PAPER_DIRECTION["e1-ki-vs-scratch"]
+            + "\n\n"
+            + markdown_table(SAV_HEAD, [_savings_row("KI linear-decay", sav)])
+        )
+        nf = m["no_fall_behind"]
+        parts.append(f"Teacher PPL {format_float(m['teacher_ppl'], 2)}; after T the worst "
+                     f"KI/scratch PPL ratio is {format_float(nf['worst_ratio_after_T'], 3)}; "
+                     f"final KI {format_float(nf['final_ki'], 2)} vs scratch "
+                     f"{format_float(nf['final_scratch'], 2)}. Goal (issue) s_KI/S <= 70%: "
+                     f"{m.get('goal_70pct_steps')}.")  # fmt: skip
+        T = by["e1-ki-vs-scratch"]["config"]["ki"]["stop_step"]
+        groups = {"scratch": m["scratch"], "KI": m["ki"]}
+        hl = {"P*": sav["target_ppl"], "teacher": m["teacher_ppl"]}
+        parts.append(_plot(out_dir, "f1.png", groups, "step", "F1: E1 PPL vs steps", T, hl))
+        parts.append(
+            _plot(
+                out_dir,
+                "f2.png",
+                groups,
+                "flops_total",
+                "F2: E1 PPL vs FLOPs (teacher forward counted)",
+                None,
+                hl,
+            )
+        )
+    if "e2-schedule" in by:
+        m = by["e2-schedule"]["metrics"]
+        rows = [_savings_row(k, v) for k, v in sorted(m["arms"].items())]
+        parts.append(
+            "### E2 inheritance schedule\n\nPaper: "
+            + PAPER_DIRECTION["e2-schedule"]
+            + "\n\n"
+            + markdown_table(SAV_HEAD, rows)
+        )
+        groups = {"scratch": m["scratch"], **m["runs"]}
+        parts.append(_plot(out_dir, "f3.png", groups, "step", "F3: E2 schedules"))
+    for key, title in (("e3-teacher-arch", "T2 teacher variants (E3)"),
+                       ("e4-teacher-data", "T2 teacher data (E4)")):  # fmt: skip
+        if key not in by:
+            continue
+        m = by[key]["metrics"]
+        rows = []
+        for label, v in sorted(m["teachers"].items()):
+            tp = v.get("teacher_params") or {}
+            rows.append([label, v["arch"], v["corpus"], v["fraction"],
+                         tp.get("non_embedding"), format_float(v["teacher_ppl"], 2),
+                         _ms(v["savings"]["step_saving"]),
+                         _ms(v["savings"]["flop_saving_with_teacher"]),
+                         format_float(v["final_ppl"], 2)])  # fmt: skip
+        parts.append(
+            f"### {title}\n\nPaper: {PAPER_DIRECTION[key]}\n\n"
+            + markdown_table(
+                [
+                    "teacher",
+                    "arch",
+                    "data",
+                    "fraction",
+                    "non-emb params",
+                    "teacher PPL",
+                    "student step saving",
+                    "FLOP saving",
+                    "student final PPL",
+                ],
+                rows,
+            )
+        )
+    if "e5-generations" in by:
+        m = by["e5-generations"]["metrics"]
+        parts.append(
+            "### T5 generations (E5)\n\n"
+            + markdown_table(SAV_HEAD, [_savings_row("G3 chained from G2-KI", m["savings"])])
+        )
+    if "e6-domain" in by:
+        m = by["e6-domain"]["metrics"]
+        rows = [_savings_row(k, v) for k, v in sorted(m["savings_news"].items())]
+        fin = [[a, format_float(v["news"], 2), format_float(v["general"], 2)]
+               for a, v in sorted(m["final"].items())]  # fmt: skip
+        parts.append(
+            "### T3 domain adaptation (E6, news PPL; savings vs plain continued MLM)"
+            "\n\n"
+            + markdown_table(SAV_HEAD, rows)
+            + "\n\n"
+            + markdown_table(["arm", "final news PPL", "final general PPL"], fin)
+        )
+    if "e7-downstream" in by:
+        m = by["e7-downstream"]["metrics"]["accuracy"]
+        tasks = sorted({t for v in m.values() for t in v})
+        rows = [[arm] + [f"{m[arm][t]['mean']:.3f} ± {m[arm][t]['sd']:.3f}" for t in tasks]
+                for arm in sorted(m)]  # fmt: skip
+        parts.append(
+            "### T4 downstream (E7, test accuracy)\n\n"
+            + markdown_table(["checkpoint", *tasks], rows)
+        )
+    parts.append("### T7 acceptance\n\n" + _acceptance(results))
+    return "\n\n".join(parts)
+
+
+if "ki" not in REPORT_SECTIONS:
+    register_section("ki")(ki_section)

@@ -1,0 +1,160 @@
+"""Masking, masked-only logits, tokenizer contract, FLOP counter and compute-saved (ki.md §2.9
+tests 6, 7, 10, 11, 12)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from thunlp_repro.ki.analysis import crossing, savings
+from thunlp_repro.ki.archs import ARCHS, build_mlm, param_counts
+from thunlp_repro.ki.flops import (
+    FlopLedger,
+    ModelShape,
+    student_step_flops,
+    teacher_run_steps,
+    teacher_step_flops,
+)
+from thunlp_repro.ki.inheritance import get_schedule, masked_logits
+from thunlp_repro.ki.masking import MaskSpec, mask_batch
+from thunlp_repro.ki.tokenizer_contract import TokenizerMismatchError, check_same_tokenizer
+from thunlp_repro.shared.models import tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return tiny_tokenizer()
+
+
+def _ids(tok, n=8, s=24, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    body = torch.randint(5, len(tok), (n, s - 2), generator=g)
+    return torch.cat([torch.full((n, 1), tok.cls_token_id), body,
+                      torch.full((n, 1), tok.sep_token_id)], 1)  # fmt: skip
+
+
+def test_masking_rates_specials_and_determinism(tok):
+    spec = MaskSpec.from_tokenizer(tok)
+    ids = _ids(tok, 64, 64)
+    a = mask_batch(ids, spec, seed=3, epoch=0, indices=range(64))
+    b = mask_batch(ids, spec, seed=3, epoch=0, indices=range(64))
+    c = mask_batch(ids, spec, seed=3, epoch=1, indices=range(64))
+    assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["select"], b["select"])
+    assert not torch.equal(a["select"], c["select"])
+    sel = a["select"]
+    assert sel.any(1).all()  # >= 1 per sequence
+    assert not sel[:, 0].any() and not sel[:, -1].any()  # specials never selected
+    rate = sel.float().mean().item() * 64 / 62
+    assert 0.12 < rate < 0.18
+    masked = (a["input_ids"][sel] == tok.mask_token_id).float().mean().item()
+    assert 0.7 < masked < 0.9
+    assert torch.equal(a["targets"], ids[sel])
+    repl = a["input_ids"][sel & (a["input_ids"] != ids) & (a["input_ids"] != tok.mask_token_id)]
+    assert not set(repl.tolist()) & set(tok.all_special_ids)
+
+
+def test_masked_only_logits_equal_gathered_full_logits(tok):
+    torch.manual_seed(0)
+    model = build_mlm("t-1x32", tok, dropout=0.0).eval()
+    ids = _ids(tok, 4, 20)
+    sel = mask_batch(ids, MaskSpec.from_tokenizer(tok), 0, 0, range(4))["select"]
+    with torch.no_grad():
+        full = model(input_ids=ids).logits
+        part = masked_logits(model, ids, None, sel)
+    assert torch.allclose(part, full[sel], atol=1e-6)
+
+
+def test_tokenizer_mismatch_fails_clearly(tok):
+    from transformers import AutoTokenizer
+
+    from thunlp_repro.shared.assets import is_installed, model_dir
+
+    check_same_tokenizer(tok, tiny_tokenizer())  # identical: fine
+    other = tiny_tokenizer()
+    other.add_tokens(["zzzz"])
+    with pytest.raises(TokenizerMismatchError, match="teacher tokenizer"):
+        check_same_tokenizer(other, tok)
+    if is_installed("minilm-l6"):
+        mini = AutoTokenizer.from_pretrained(model_dir("minilm-l6"))
+        with pytest.raises(TokenizerMismatchError, match="first differing id"):
+            check_same_tokenizer(mini, tok)
+
+
+def test_padded_teacher_output_layer_works(tok):
+    """A teacher whose vocabulary is padded to a multiple of 64 is sliced, not rejected."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from thunlp_repro.ki.tokenizer_contract import check_logit_width
+
+    cfg = BertConfig(vocab_size=192, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64)  # fmt: skip
+    teacher = BertForMaskedLM(cfg).eval()
+    width = check_logit_width(cfg.vocab_size, tok, "teacher")
+    ids = _ids(tok, 2, 10)
+    sel = torch.zeros_like(ids, dtype=torch.bool)
+    sel[:, 3] = True
+    logits = masked_logits(teacher, ids, None, sel)[:, :width]
+    assert logits.shape == (2, len(tok))
+    with pytest.raises(TokenizerMismatchError):
+        check_logit_width(10, tok, "teacher")
+
+
+def test_every_arch_builds_with_its_shape(tok):
+    for key in ARCHS.keys():
+        a = ARCHS.get(key)
+        if a.family == "roberta":  # paper archs: config only (too big to build in a unit test)
+            from thunlp_repro.ki.archs import arch_config
+
+            c = arch_config(key, tok)
+            assert (c.num_hidden_layers, c.hidden_size) == (a.layers, a.hidden)
+            continue
+        m = build_mlm(key, tok)
+        assert (m.config.num_hidden_layers, m.config.hidden_size) == (a.layers, a.hidden)
+
+
+def test_param_counts_match_spec_ladder(tok):
+    class V:  # a 30,522-entry vocabulary, as the spec's counts assume
+        pad_token_id = 0
+
+        def __len__(self):
+            return 30522
+
+    m = build_mlm("t-2x128", V())
+    c = param_counts(m)
+    assert c["total"] == pytest.approx(4.37e6, rel=0.01)
+    assert c["non_embedding"] == pytest.approx(0.44e6, rel=0.02)
+
+
+def test_flop_counter_hand_computed_and_teacher_stops_at_T():
+    m = ModelShape(non_embedding=1000, layers=2, hidden=8, vocab=50)
+    # 6*B*S*(N + L*S*d) + 6*n*d*(V+d) with B=2, S=4, n=3
+    assert student_step_flops(m, 2, 4, 3) == 6 * 2 * 4 * (1000 + 2 * 4 * 8) + 6 * 3 * 8 * 58
+    assert teacher_step_flops(m, 2, 4, 3) == 2 * 2 * 4 * (1000 + 2 * 4 * 8) + 2 * 3 * 8 * 58
+    runs = teacher_run_steps(get_schedule("linear-decay"), 10, 1.0, 30)
+    assert runs == 10
+    ledger = FlopLedger(100.0, 7.0, runs)
+    assert ledger.at(5)["flops_teacher"] == 35.0
+    assert ledger.at(25)["flops_teacher"] == 70.0 and ledger.at(25)["flops_student"] == 2500.0
+    assert teacher_run_steps(get_schedule("none"), 10, 1.0, 30) is None
+
+
+def test_crossing_and_savings_on_synthetic_curves():
+    assert crossing([(0, 100.0), (10, 10.0)], 10.0) == 10.0
+    # log-linear interpolation: halfway in log between 100 and 1 is 10
+    assert crossing([(0, 100.0), (10, 1.0)], 10.0) == pytest.approx(5.0)
+    assert crossing([(0, 100.0), (10, 50.0)], 10.0) is None
+
+    def run(ppls, teacher=0.0):
+        evals = [{"step": 10 * (i + 1), "ppl": p, "flops_student": 10.0 * (i + 1),
+                  "flops_total": (10.0 + teacher) * (i + 1), "wall_s": float(i + 1)}
+                 for i, p in enumerate(ppls)]  # fmt: skip
+        return {"evals": evals, "steps": 10 * len(ppls)}
+
+    scratch = [run([100, 50, 20, 10]), run([100, 50, 20, 10])]
+    ki = [run([50, 10, 8, 7], teacher=1.0)]
+    out = savings(scratch, ki)
+    assert out["target_ppl"] == 10.0
+    assert out["per_seed"][0]["steps_to_target"] == 20.0
+    assert out["step_saving"]["mean"] == pytest.approx(0.5)
+    assert out["flop_saving_with_teacher"]["mean"] == pytest.approx(1 - 22.0 / 40.0)
+    assert out["flop_saving_without_teacher"]["mean"] == pytest.approx(0.5)
