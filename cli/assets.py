@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from thunlp_repro.cli.assets_mlm import mlm_head
 from thunlp_repro.shared import assets as A
 from thunlp_repro.shared.errors import ReproError, UsageError
 
@@ -132,6 +133,8 @@ def path(name: Annotated[str, typer.Argument(help="Asset id.")]) -> None:
     except ReproError as exc:
         _fail(exc)
 
+
+app.command("mlm-head")(mlm_head)
 
 if __name__ == "__main__":
     app()

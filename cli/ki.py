@@ -72,12 +72,8 @@ def pretrain(
 
     cfg, _ = load_config(KIConfig, pipeline="ki", preset=preset, config_file=config,
                          overrides=overrides(set_, seed))  # fmt: skip
-    run = RunDir.open("ki", name, run_dir=run_dir, resume=resume is not None,
-                      overwrite=overwrite)  # fmt: skip
-    run.attach_log()
-    run.write_command()
-    run.write_config(cfg)
-    run.write_env()
+    run = RunDir.start("ki", cfg, name, run_dir=run_dir, resume=resume is not None,
+                       overwrite=overwrite)  # fmt: skip
     m = run_pretrain(cfg, run, resume=resume, preset=preset)
     teacher = "" if m["teacher_ppl"] is None else f" (teacher {m['teacher_ppl']:.2f})"
     typer.echo(f"final validation PPL {m['final_ppl']:.2f}{teacher}; "

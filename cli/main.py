@@ -61,6 +61,7 @@ def root(
 
 def _register_experiments() -> None:
     """Import the modules that register experiments (heavy imports stay inside their runs)."""
+    import thunlp_repro.chatdev.experiments  # noqa: F401
     import thunlp_repro.ki.experiments  # noqa: F401
     import thunlp_repro.shared.finetune  # noqa: F401
 
@@ -127,12 +128,8 @@ def finetune(
 
     cfg, _ = load_config(FinetuneConfig, pipeline="finetune", preset=preset, config_file=config,
                          overrides=overrides(set_, seed))  # fmt: skip
-    run = RunDir.open("finetune", name, run_dir=run_dir, resume=resume is not None,
-                      overwrite=overwrite)  # fmt: skip
-    run.attach_log()
-    run.write_command()
-    run.write_config(cfg)
-    run.write_env()
+    run = RunDir.start("finetune", cfg, name, run_dir=run_dir, resume=resume is not None,
+                       overwrite=overwrite)  # fmt: skip
     metrics = run_finetune(cfg, run, resume=resume, preset=preset)
     typer.echo(
         f"dev accuracy {metrics['dev_accuracy']:.4f} (majority {metrics['dev_majority']:.4f}), "

@@ -228,7 +228,6 @@ def run_reference(preset: str, results_file: Any, overwrite: bool) -> None:
     is reused, an interrupted one resumes from its last checkpoint.
     """
     from thunlp_repro.shared.config import load_config, to_dict
-    from thunlp_repro.shared.errors import RunDirExistsError
     from thunlp_repro.shared.io import atomic_write_json, read_json
     from thunlp_repro.shared.metrics import mean_and_spread
     from thunlp_repro.shared.reporting.results import build_results
@@ -239,18 +238,9 @@ def run_reference(preset: str, results_file: Any, overwrite: bool) -> None:
         cfg, _ = load_config(FinetuneConfig, pipeline="finetune", preset=preset,
                              overrides=[f"runtime.seed={seed}"])  # fmt: skip
         name = f"reference-{preset}-seed{seed}"
-        try:
-            run = RunDir.open("finetune", name, overwrite=overwrite)
-        except RunDirExistsError:  # reuse a finished run, resume an unfinished one
-            run = RunDir.open("finetune", name, resume=True)
-        if run.resumed and run.results_path.is_file():
-            per_seed.append(read_json(run.results_path))
-            continue
-        run.attach_log()
-        run.write_command()
-        run.write_config(cfg)
-        run.write_env()
-        run_finetune(cfg, run, resume="auto" if run.resumed else None, preset=preset)
+        run, finished = RunDir.reuse_or_start("finetune", cfg, name, overwrite=overwrite)
+        if not finished:
+            run_finetune(cfg, run, resume="auto" if run.resumed else None, preset=preset)
         per_seed.append(read_json(run.results_path))
 
     metrics: dict[str, Any] = {"seeds": list(REFERENCE_SEEDS)}

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from thunlp_repro.shared.errors import UsageError
+from thunlp_repro.shared.errors import ReproError, UsageError
 from thunlp_repro.shared.mlm_head import (
     HEAD_CARD,
     HEAD_KEYS,
@@ -628,15 +628,15 @@ def run_probes(
 ) -> list[dict[str, Any]]:
     """`rank_label_words` over several (template, words) probes, plus the model's top-5 tokens."""
     out = []
-    for template, words in probes:
-        ranking = rank_label_words(model, tokenizer, template, words)
-        out.append(
-            {
-                "template": template,
-                "ranking": ranking,
-                "top5": _top_tokens(model, tokenizer, template),
-            }
-        )
+    was_training = model.training
+    model.eval()
+    try:
+        for template, words in probes:
+            ranking = rank_label_words(model, tokenizer, template, words)
+            top5 = _top_tokens(model, tokenizer, template)
+            out.append({"template": template, "ranking": ranking, "top5": top5})
+    finally:
+        model.train(was_training)
     return out
 
 
@@ -814,13 +814,13 @@ def build_restored_head(
 
     export_masked_lm(backbone, head, tokenizer, out_dir)
     head_path = out_dir / HEAD_WEIGHTS
-    safetensors.torch.save_file(
-        head.head_state_dict(), str(head_path), metadata={"backbone": name, "format": "mlm-head-1"}
-    )
+    # No metadata: safetensors writes a metadata map in hash order, which would make the file (and
+    # head_sha256) differ between identical heads; the card carries the provenance instead.
+    safetensors.torch.save_file(head.head_state_dict(), str(head_path))
     fixed = masked_corpus(tokenizer, recipe)  # cheap: the packed corpus is cached on disk
     diff, model = _parity(backbone, head, out_dir, fixed.eval_ids[:4], fixed.eval_labels[:4])
     if diff > 1e-3:
-        raise UsageError(f"exported masked-LM differs from backbone + head by {diff:.2e}")
+        raise ReproError(f"exported masked-LM differs from backbone + head by {diff:.2e}")
     probe_rows = run_probes(model, tokenizer, probes) if probes else []
     t_total = time.perf_counter() - t0
     card = {

@@ -256,7 +256,7 @@ def load_model(
             hint = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
             raise UsageError(f"cannot load model '{name}' from {source.location}{hint}: "
                              f"{str(exc).splitlines()[0]}") from exc  # fmt: skip
-        if head == "masked-lm" and source.kind == "asset":
+        if head == "masked-lm" and source.kind == "asset" and not name.endswith("-mlm"):
             config = AutoConfig.from_pretrained(source.location)
             logger.warning(
                 "%s (%s) is a sentence-embedding checkpoint without a trained MLM head; "

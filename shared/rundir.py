@@ -89,6 +89,42 @@ class RunDir:
         (path / "checkpoints").mkdir(exist_ok=True)
         return cls(path=path, pipeline=pipeline, resumed=occupied)
 
+    @classmethod
+    def start(
+        cls,
+        pipeline: str,
+        cfg: Any,
+        name: str | None = None,
+        *,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+    ) -> RunDir:
+        """Open the folder (rules of `open`) and record the run: log, command, config, env."""
+        run = cls.open(pipeline, name, run_dir=run_dir, resume=resume, overwrite=overwrite)
+        run.attach_log()
+        run.write_command()
+        run.write_config(cfg)
+        run.write_env()
+        return run
+
+    @classmethod
+    def reuse_or_start(
+        cls, pipeline: str, cfg: Any, name: str, *, overwrite: bool = False
+    ) -> tuple[RunDir, bool]:
+        """For experiment runners: reuse a finished run, resume an unfinished one, or start.
+
+        Returns:
+            The run and whether it is already finished (its `results.json` exists).
+        """
+        try:
+            return cls.start(pipeline, cfg, name, overwrite=overwrite), False
+        except RunDirExistsError:
+            run = cls.open(pipeline, name, resume=True)
+            if run.results_path.is_file():
+                return run, True
+            return cls.start(pipeline, cfg, name, resume=True), False
+
     # ---------------------------------------------------------------- files
     @property
     def config_path(self) -> Path:

@@ -154,7 +154,7 @@ def table3_markdown(summary: dict[str, Any]) -> str:
     ]  # fmt: skip
     return (
         comparison_table(rows, extra_headers=["detail"])
-        + f"\n\nAverages over {c.get('n')} finished tasks; paper {p['source']}."
+        + f"\n\nAverages over {c.get('n')} finished tasks; paper values: {p['source']}."
     )
 
 

@@ -46,21 +46,13 @@ def make_cfg(preset: str, exp: str = "", overrides: list[str] | tuple[str, ...] 
 def ensure_run(cfg: Any, preset: str, tag: str, overwrite: bool = False) -> tuple[dict, Path]:
     """Train `cfg` unless a finished run with the same config hash exists; (metrics, run path)."""
     from thunlp_repro.ki.pipeline import config_hash, run_pretrain
-    from thunlp_repro.shared.errors import RunDirExistsError
     from thunlp_repro.shared.io import read_json
     from thunlp_repro.shared.rundir import RunDir
 
     name = f"{preset}-{tag}-{config_hash(cfg)}"
-    try:
-        run = RunDir.open("ki", name, overwrite=overwrite)
-    except RunDirExistsError:
-        run = RunDir.open("ki", name, resume=True)
-    if run.resumed and run.results_path.is_file():
+    run, finished = RunDir.reuse_or_start("ki", cfg, name, overwrite=overwrite)
+    if finished:
         return read_json(run.results_path)["metrics"], run.path
-    run.attach_log()
-    run.write_command()
-    run.write_config(cfg)
-    run.write_env()
     metrics = run_pretrain(cfg, run, resume="auto" if run.resumed else None, preset=preset,
                            label=tag, table="pretrain")  # fmt: skip
     return metrics, run.path

@@ -71,3 +71,9 @@ __all__ = [
     "register_asset",
     "verify",
 ]
+
+# Derived assets: the restored MLM heads (`NAME-mlm`, prompt_transfer.md §2.6). Registered last,
+# since their specs build on the registry above; imports no torch.
+from thunlp_repro.shared.mlm_head import register_mlm_heads as _register_mlm_heads  # noqa: E402
+
+_register_mlm_heads()

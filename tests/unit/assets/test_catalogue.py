@@ -53,9 +53,10 @@ MINI = [
 
 
 def test_catalogue_ids_and_groups():
-    assert ASSETS.keys() == sorted([*MINI, "mpnet-base", "qwen-coder-1.5b"])
+    heads = ["minilm-l3-mlm", "minilm-l6-mlm", "mpnet-base-mlm"]  # derived, trained on request
+    assert ASSETS.keys() == sorted([*MINI, "mpnet-base", "qwen-coder-1.5b", *heads])
     assert group("mini") == MINI
-    assert group("opt-in") == ["mpnet-base", "qwen-coder-1.5b"]
+    assert group("opt-in") == sorted(["mpnet-base", "qwen-coder-1.5b", *heads])
     assert group("all") == ASSETS.keys()
     with pytest.raises(UsageError, match="known: all, mini, opt-in"):
         group("tiny")
@@ -73,7 +74,8 @@ def test_model_specs_describe_their_layout():
         spec = ASSETS.get(name)
         assert spec.builder is not None and spec.license and spec.description
     models_ = {n for n in ASSETS.keys() if ASSETS.get(n).kind == "model"}
-    assert models_ == {"minilm-l3", "minilm-l6", "mpnet-base", "qwen-coder-1.5b", "smollm2-135m"}
+    assert models_ == {"minilm-l3", "minilm-l6", "mpnet-base", "qwen-coder-1.5b", "smollm2-135m",
+                       "minilm-l3-mlm", "minilm-l6-mlm", "mpnet-base-mlm"}  # fmt: skip
 
 
 def test_payload_hashes_from_the_appendix():

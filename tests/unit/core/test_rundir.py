@@ -52,3 +52,15 @@ def test_default_name_has_time_and_sha(run_root):
     run = RunDir.open("finetune")
     assert run.path.parent == run_root / "finetune"
     assert run.path.name.startswith("finetune-")
+
+
+def test_reuse_or_start_reuses_finished_and_resumes_unfinished(run_root):
+    cfg = FinetuneConfig()
+    run, finished = RunDir.reuse_or_start("finetune", cfg, "exp")
+    assert not finished and run.config_path.is_file()
+    again, finished = RunDir.reuse_or_start("finetune", cfg, "exp")
+    assert not finished and again.resumed  # no results yet: resume
+    info = {"paper": "finetune", "experiment": "x", "table": "t", "preset": "mini"}
+    again.write_results(run_info=info, config=cfg, metrics={"acc": 1.0})
+    done, finished = RunDir.reuse_or_start("finetune", cfg, "exp")
+    assert finished and json.loads(done.results_path.read_text())["metrics"] == {"acc": 1.0}
