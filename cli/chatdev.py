@@ -63,6 +63,37 @@ def _live_view(quiet: bool):
     return show
 
 
+def switch_overrides(
+    local: bool,
+    base_url: str | None,
+    model: str | None,
+    no_dehallucination: bool,
+    until: str | None,
+    no_roles: bool,
+) -> list[str]:
+    """The backend and ablation switches of `run` and `batch` as `--set` overrides."""
+    from thunlp_repro.shared.errors import UsageError
+
+    if local and base_url:
+        raise UsageError("--local and --base-url exclude each other; pick one")
+    flags: list[str] = []
+    if local:
+        flags.append("llm.backend=local")
+        if model:
+            flags += [f"llm.local_model={model}", f"llm.model={model}"]
+    elif base_url:
+        flags += ["llm.backend=openai", f"llm.base_url={base_url}"]
+    if model and not local:
+        flags.append(f"llm.model={model}")
+    if no_dehallucination:
+        flags.append("protocol.cdh.enabled=false")
+    if until:
+        flags.append(f"protocol.until={until}")
+    if no_roles:
+        flags.append("protocol.roles_in_prompts=false")
+    return flags
+
+
 @app.command()
 @handle_errors
 def run(
@@ -106,28 +137,11 @@ def run(
 
     from thunlp_repro.chatdev.config import load_chatdev_config
     from thunlp_repro.chatdev.pipeline import run_project
-    from thunlp_repro.shared.errors import UsageError
 
     setup_logging("WARNING")
-    if local and base_url:
-        raise UsageError("--local and --base-url exclude each other; pick one")
-    flags: list[str] = []
-    if local:
-        flags.append("llm.backend=local")
-        if model:
-            flags += [f"llm.local_model={model}", f"llm.model={model}"]
-    elif base_url:
-        flags += ["llm.backend=openai", f"llm.base_url={base_url}"]
-    if model and not local:
-        flags.append(f"llm.model={model}")
+    flags = switch_overrides(local, base_url, model, no_dehallucination, until, no_roles)
     if provider:
         flags.append(f"llm.provider={provider}")
-    if no_dehallucination:
-        flags.append("protocol.cdh.enabled=false")
-    if until:
-        flags.append(f"protocol.until={until}")
-    if no_roles:
-        flags.append("protocol.roles_in_prompts=false")
     if git:
         flags.append("project.git=true")
     if config is not None:
@@ -361,26 +375,9 @@ def batch(
     from thunlp_repro.chatdev.batch import BatchOptions, run_batch
     from thunlp_repro.chatdev.config import load_chatdev_config
     from thunlp_repro.chatdev.report import ablation_label
-    from thunlp_repro.shared.errors import UsageError
 
     setup_logging("WARNING")
-    if local and base_url:
-        raise UsageError("--local and --base-url exclude each other; pick one")
-    flags: list[str] = []
-    if local:
-        flags.append("llm.backend=local")
-        if model:
-            flags += [f"llm.local_model={model}", f"llm.model={model}"]
-    elif base_url:
-        flags += ["llm.backend=openai", f"llm.base_url={base_url}"]
-    if model and not local:
-        flags.append(f"llm.model={model}")
-    if no_dehallucination:
-        flags.append("protocol.cdh.enabled=false")
-    if until:
-        flags.append(f"protocol.until={until}")
-    if no_roles:
-        flags.append("protocol.roles_in_prompts=false")
+    flags = switch_overrides(local, base_url, model, no_dehallucination, until, no_roles)
     if summarise:
         from thunlp_repro.chatdev.batch import summarise_batch
 
