@@ -351,7 +351,6 @@ def run_e6(preset: str, results_file: Path, overwrite: bool) -> None:
 # ------------------------------------------------------------------------------ E7
 def finetune_one(preset: str, model_dir: str, task: str, seed: int, tag: str, cfg: Any) -> dict:
     """Fine-tune a saved MLM checkpoint on a registered task through the shared pipeline."""
-    from thunlp_repro.shared.errors import RunDirExistsError
     from thunlp_repro.shared.finetune import FinetuneConfig, run_finetune
     from thunlp_repro.shared.io import read_json
     from thunlp_repro.shared.rundir import RunDir
@@ -378,14 +377,10 @@ def finetune_one(preset: str, model_dir: str, task: str, seed: int, tag: str, cf
         ],
     )
     name = f"ft-{preset}-{tag}-{task}-s{seed}"
-    try:
-        run = RunDir.open("ki", name)
-    except RunDirExistsError:
-        run = RunDir.open("ki", name, resume=True)
-        if run.results_path.is_file():
-            return read_json(run.results_path)["metrics"]
-    run.write_config(fcfg)
-    return run_finetune(fcfg, run, preset=preset)
+    run, finished = RunDir.reuse_or_start("ki", fcfg, name)
+    if finished:
+        return read_json(run.results_path)["metrics"]
+    return run_finetune(fcfg, run, resume="auto" if run.resumed else None, preset=preset)
 
 
 def run_e7(preset: str, results_file: Path, overwrite: bool) -> None:
