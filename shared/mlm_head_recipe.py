@@ -1,4 +1,4 @@
-"""Restored-head recipe in torch: masking draw, state cache, head training, export, probes.
+"""Restored-head recipe in torch: the head, its training on cached states, export, the build.
 
 Reproduces: prompt_transfer.md §2.6, "Restored-head recipe":
 
@@ -16,6 +16,9 @@ Reproduces: prompt_transfer.md §2.6, "Restored-head recipe":
 
 [ours] where the spec is silent: AdamW (lr 3e-3, linear decay to 0, weight decay 0.01 on W),
 batch 256, BERT's initialisation (W ~ N(0, 0.02²), LN = identity, β = 0).
+
+The masking draw and the state cache live in `mlm_head_data.py`, the probes in
+`mlm_head_probes.py`; the recipe constants and the gate in `mlm_head.py`.
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +46,17 @@ from thunlp_repro.shared.mlm_head import (
     HeadRecipe,
     check_gate,
 )
+from thunlp_repro.shared.mlm_head_data import (
+    IGNORE,
+    MaskedStates,
+    Progress,
+    collect_states,
+    masked_corpus,
+)
+from thunlp_repro.shared.mlm_head_probes import run_probes
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
-IGNORE = -100
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 #: Bump when the cached states' content changes for the same key.
 STATES_FORMAT = 1
@@ -155,188 +163,6 @@ def init_head(backbone: nn.Module, seed: int = 0) -> MLMHead:
         backbone.get_input_embeddings(),
         layer_norm_eps=float(getattr(cfg, "layer_norm_eps", 1e-12)),
         init_std=float(getattr(cfg, "initializer_range", 0.02)),
-    )
-
-
-# ------------------------------------------------------------------------------------ masking
-def mask_blocks(
-    blocks: torch.Tensor,
-    *,
-    mask_id: int,
-    special_ids: Sequence[int],
-    rate: float = 0.15,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mask round(rate · n) of the non-special tokens of every row, always with the mask token.
-
-    The positions of each row are the `k` smallest of uniform draws from `generator`, so a fixed
-    generator seed gives a fixed draw. Every row with an eligible token gets at least one mask.
-
-    Args:
-        blocks: Token ids [n, L].
-        mask_id: The tokenizer's mask token id.
-        special_ids: Ids never masked (`[CLS]`, `[SEP]`, `[PAD]`, ...).
-        rate: Share of eligible tokens masked (spec 0.15).
-        generator: Source of the draw.
-
-    Returns:
-        (input ids with the mask token at the chosen positions, labels: the original id there and
-        -100 elsewhere).
-    """
-    if blocks.dim() != 2:
-        raise UsageError(f"blocks must be [n, L], got shape {tuple(blocks.shape)}")
-    blocks = blocks.long()
-    specials = torch.tensor(sorted({int(i) for i in special_ids}), dtype=torch.long)
-    eligible = ~torch.isin(blocks, specials)
-    n_ok = eligible.sum(dim=1)
-    k = torch.minimum((n_ok.double() * rate).round().long().clamp(min=1), n_ok)
-    scores = torch.rand(blocks.shape, generator=generator, dtype=torch.float64)
-    scores = scores.masked_fill(~eligible, 2.0)
-    order = scores.argsort(dim=1)
-    rank = torch.empty_like(order)
-    rank.scatter_(1, order, torch.arange(blocks.shape[1]).expand_as(order).contiguous())
-    masked = rank < k[:, None]
-    labels = torch.full_like(blocks, IGNORE)
-    labels[masked] = blocks[masked]
-    inputs = blocks.masked_fill(masked, int(mask_id))
-    return inputs, labels
-
-
-@dataclass
-class MaskedCorpus:
-    """The fixed masking draw: training and held-out blocks with their labels.
-
-    Attributes:
-        train_ids, train_labels: [n, L] masked inputs and labels (-100 = not masked).
-        eval_ids, eval_labels: The same for the held-out split.
-        stats: Blocks and tokens per split and domain.
-    """
-
-    train_ids: torch.Tensor
-    train_labels: torch.Tensor
-    eval_ids: torch.Tensor
-    eval_labels: torch.Tensor
-    stats: dict[str, Any]
-
-
-def _draw_blocks(
-    tokenizer: Any, recipe: HeadRecipe, split: str, tokens: int, seed: int
-) -> tuple[torch.Tensor, dict[str, Any]]:
-    """An equal share of `tokens` from each domain of the corpus split, sampled with `seed`."""
-    from thunlp_repro.shared.corpora import domains, pack_corpus, sample_blocks
-
-    doms = domains(recipe.corpus)
-    n_blocks = tokens // recipe.block_size
-    base, rest = divmod(n_blocks, len(doms))
-    parts, stats = [], {}
-    for i, dom in enumerate(doms):
-        want = base + (1 if i < rest else 0)
-        blocks = pack_corpus(
-            dom, tokenizer, recipe.block_size, split, seed=0, packing="complete"
-        )  # the corpus's own held-out split (seed 0), as every pipeline uses it
-        picked = sample_blocks(blocks, want, seed=seed) if want else blocks[:0]
-        parts.append(picked)
-        stats[dom] = {"available_blocks": int(blocks.shape[0]), "blocks": int(picked.shape[0])}
-    return torch.cat(parts, dim=0), stats
-
-
-def masked_corpus(tokenizer: Any, recipe: HeadRecipe) -> MaskedCorpus:
-    """The recipe's fixed masking draw over the `head` corpus (shared by every head variant).
-
-    Block sample and masks depend only on the tokenizer, `tokens`, `eval_tokens`, `block_size`,
-    `mask_rate` and `mask_seed`, never on the training `seed`.
-    """
-    specials = list(tokenizer.all_special_ids)
-    out: dict[str, torch.Tensor] = {}
-    stats: dict[str, Any] = {}
-    for offset, (split, tokens) in enumerate(
-        (("train", recipe.tokens), ("validation", recipe.eval_tokens))
-    ):
-        blocks, per_domain = _draw_blocks(tokenizer, recipe, split, tokens, recipe.mask_seed)
-        gen = torch.Generator().manual_seed(recipe.mask_seed * 2 + offset)
-        ids, labels = mask_blocks(
-            blocks,
-            mask_id=tokenizer.mask_token_id,
-            special_ids=specials,
-            rate=recipe.mask_rate,
-            generator=gen,
-        )
-        key = "train" if split == "train" else "eval"
-        out[f"{key}_ids"], out[f"{key}_labels"] = ids, labels
-        stats[key] = {
-            "blocks": int(blocks.shape[0]),
-            "tokens": int(blocks.numel()),
-            "masked": int((labels != IGNORE).sum()),
-            "domains": per_domain,
-        }
-    return MaskedCorpus(stats=stats, **out)
-
-
-# ------------------------------------------------------------------------------------ states
-@dataclass
-class MaskedStates:
-    """Cached last-layer states of the frozen backbone at masked positions.
-
-    Attributes:
-        states: [N, d], fp16 (spec: "≈150k × d in fp16").
-        targets: [N] original token ids.
-    """
-
-    states: torch.Tensor
-    targets: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.targets.shape[0])
-
-
-@torch.no_grad()
-def collect_states(
-    backbone: nn.Module,
-    input_ids: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    batch_size: int = 32,
-    pad_id: int | None = None,
-    dtype: torch.dtype = torch.float16,
-    progress: Progress | None = None,
-) -> MaskedStates:
-    """Run the frozen backbone (eval mode) over masked blocks; keep the masked-position states.
-
-    Args:
-        backbone: An encoder returning `last_hidden_state`.
-        input_ids: Masked inputs [n, L].
-        labels: Labels [n, L] (-100 = not masked).
-        batch_size: Blocks per forward.
-        pad_id: Padding id excluded from attention (None: attend everywhere).
-        dtype: Storage dtype of the states.
-        progress: Called with a line about every 20% of the blocks.
-
-    Returns:
-        The states and their target ids, in block order.
-    """
-    was_training = backbone.training
-    backbone.eval()
-    states, targets = [], []
-    n = int(input_ids.shape[0])
-    step = max(1, n // 5)
-    started = time.perf_counter()
-    try:
-        for i in range(0, n, batch_size):
-            ids, lab = input_ids[i : i + batch_size], labels[i : i + batch_size]
-            mask = torch.ones_like(ids) if pad_id is None else (ids != pad_id).long()
-            hidden = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-            sel = lab != IGNORE
-            states.append(hidden[sel].to(dtype))
-            targets.append(lab[sel])
-            done = min(n, i + batch_size)
-            if progress and (done // step != i // step or done == n):
-                progress(f"states: {done}/{n} blocks, {time.perf_counter() - started:.0f} s")
-    finally:
-        backbone.train(was_training)
-    dim = int(backbone.config.hidden_size)
-    return MaskedStates(
-        torch.cat(states) if states else torch.zeros(0, dim, dtype=dtype),
-        torch.cat(targets) if targets else torch.zeros(0, dtype=torch.long),
     )
 
 
@@ -567,90 +393,6 @@ def _weights_sha256(folder: Path) -> str:
         h.update(f.name.encode())
         h.update(_sha256(f).encode())
     return h.hexdigest()
-
-
-# ------------------------------------------------------------------------------------ probes
-@torch.no_grad()
-def rank_label_words(
-    model: nn.Module, tokenizer: Any, template: str, words: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Score label words at the mask slot of a template through a masked-LM model.
-
-    Args:
-        model: A masked-LM model (its output has `.logits`), e.g. `load_model("minilm-l6-mlm",
-            "masked-lm")[0]`.
-        tokenizer: Its tokenizer.
-        template: Text with exactly one `[MASK]` (or `{mask}`), e.g. "the movie was [MASK]."
-        words: Label words; each must be a single token.
-
-    Returns:
-        One dict per word, best first: `word`, `token_id`, `logit`, `prob` (softmax over the full
-        vocabulary) and `vocab_rank` (1 = the model's top token).
-
-    Raises:
-        UsageError: no single mask slot, or a word that is not one token.
-    """
-    text = _fill_mask(template, tokenizer)
-    ids = []
-    for word in words:
-        piece = tokenizer(word, add_special_tokens=False)["input_ids"]
-        if len(piece) != 1:
-            raise UsageError(f"label word {word!r} is {len(piece)} tokens, not one")
-        ids.append(int(piece[0]))
-    enc = tokenizer(text, return_tensors="pt")
-    where = (enc["input_ids"][0] == tokenizer.mask_token_id).nonzero().flatten()
-    if len(where) != 1:
-        raise UsageError(f"template {template!r} needs exactly one mask slot, has {len(where)}")
-    was_training = model.training
-    model.eval()
-    try:
-        logits = model(**enc).logits[0, int(where[0])].float()
-    finally:
-        model.train(was_training)
-    probs = logits.softmax(-1)
-    rows = [
-        {
-            "word": w,
-            "token_id": i,
-            "logit": float(logits[i]),
-            "prob": float(probs[i]),
-            "vocab_rank": int((logits > logits[i]).sum()) + 1,
-        }
-        for w, i in zip(words, ids, strict=True)
-    ]
-    return sorted(rows, key=lambda r: (-r["logit"], r["word"]))
-
-
-def run_probes(
-    model: nn.Module,
-    tokenizer: Any,
-    probes: Sequence[tuple[str, Sequence[str]]] = PROBES,
-) -> list[dict[str, Any]]:
-    """`rank_label_words` over several (template, words) probes, plus the model's top-5 tokens."""
-    out = []
-    was_training = model.training
-    model.eval()
-    try:
-        for template, words in probes:
-            ranking = rank_label_words(model, tokenizer, template, words)
-            top5 = _top_tokens(model, tokenizer, template)
-            out.append({"template": template, "ranking": ranking, "top5": top5})
-    finally:
-        model.train(was_training)
-    return out
-
-
-def _fill_mask(template: str, tokenizer: Any) -> str:
-    mask = tokenizer.mask_token
-    return template.replace("{mask}", mask).replace("[MASK]", mask)
-
-
-@torch.no_grad()
-def _top_tokens(model: nn.Module, tokenizer: Any, template: str, k: int = 5) -> list[str]:
-    enc = tokenizer(_fill_mask(template, tokenizer), return_tensors="pt")
-    where = int((enc["input_ids"][0] == tokenizer.mask_token_id).nonzero().flatten()[0])
-    logits = model(**enc).logits[0, where]
-    return tokenizer.convert_ids_to_tokens(logits.topk(k).indices.tolist())
 
 
 # ------------------------------------------------------------------------------------ the build

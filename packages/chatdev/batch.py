@@ -16,7 +16,9 @@ Layout of a batch folder (itself a shared run folder, chatdev.md §2.17)::
 Resume: a task whose `meta.json` has a final status and the batch's config hash is skipped;
 any other non-empty task folder is moved to `<id>.partial-<n>` and the task restarts
 (`--retry-failed` also reruns `error` and `timeout`). With the local backend the batch starts
-one llama.cpp server and every task talks to it (one model load, one request at a time).
+one llama.cpp server per concurrent task (llama-cpp-python's server answers one request at a
+time, so tasks sharing one would only queue); each server uses `llm.local_threads` threads and
+the GGUF is memory-mapped once by the OS.
 
 Reproduces: ChatDev §4 (SRDD evaluation), Table 3 (cost per software); chatdev.md §2.17,
 pitfall #17 (the repo starts all 1,200 runs at once).
@@ -272,34 +274,31 @@ def run_batch(
             moved = _move_aside(folder)
             _emit(out, on_event, "moved", task_id=task["task_id"], to=moved.name)
         todo.append(task)
-    server = None
-    base_url = None
-    if todo and cfg.llm.backend == "local":
-        from thunlp_repro.chatdev.local_server import LocalServer
-
-        server = LocalServer(cfg.llm.local_model, n_ctx=cfg.llm.local_n_ctx,
-                             n_threads=cfg.llm.local_threads, seed=cfg.llm.seed,
-                             start_timeout_s=cfg.llm.local_start_timeout_s,
-                             ram_cache=cfg.llm.local_ram_cache,
-                             log_path=out / "llama_server.log").start()  # fmt: skip
-        base_url = server.base_url
-        _emit(out, on_event, "server", base_url=base_url, model=cfg.llm.local_model)
+    servers: list[Any] = []
+    free_urls: deque[str | None] = deque([None] * options.concurrency)
     ctx = mp.get_context(options.mp_context)
     opts = _opts(options)
-    running: dict[str, tuple[Any, float, dict[str, Any]]] = {}
+    running: dict[str, tuple[Any, float, dict[str, Any], str | None]] = {}
     try:
+        if todo and cfg.llm.backend == "local":
+            servers = _start_local_servers(cfg, min(options.concurrency, len(todo)), out)
+            free_urls = deque(server.base_url for server in servers)
+            for server in servers:
+                _emit(out, on_event, "server", base_url=server.base_url,
+                      model=cfg.llm.local_model)  # fmt: skip
         while todo or running:
-            while todo and len(running) < options.concurrency:
+            while todo and free_urls:
                 task = todo.popleft()
+                base_url = free_urls.popleft()
                 args = (task, str(out), base_url, preset, opts, chash)
                 proc = ctx.Process(target=_child, name=f"chatdev-{task['task_id']}", args=args)
                 proc.start()
-                running[task["task_id"]] = (proc, time.monotonic(), task)
+                running[task["task_id"]] = (proc, time.monotonic(), task, base_url)
                 _emit(out, on_event, "task_start", task_id=task["task_id"], pid=proc.pid,
                       running=len(running))  # fmt: skip
             time.sleep(0.1)
             for tid in list(running):
-                proc, started, task = running[tid]
+                proc, started, task, base_url = running[tid]
                 elapsed = time.monotonic() - started
                 if proc.is_alive() and elapsed <= options.task_timeout_s:
                     continue
@@ -315,20 +314,41 @@ def run_batch(
                         _mark_status(out / tid, task, chash, elapsed, "error",
                                      f"child exited with code {proc.exitcode}")  # fmt: skip
                 del running[tid]
+                free_urls.append(base_url)
                 result.ran.append(tid)
                 meta = read_meta(out / tid) or {}
                 _emit(out, on_event, "task_end", task_id=tid, status=meta.get("status"),
                       seconds=round(elapsed, 1), done=len(result.ran) + len(result.skipped),
                       total=len(task_list))  # fmt: skip
     finally:
-        for proc, _, _ in running.values():  # interrupted: no orphans
+        for proc, *_ in running.values():  # interrupted: no orphans
             proc.kill()
             proc.join(5)
-        if server is not None:
+        for server in servers:
             server.stop()
     result.summary = write_aggregate(out, options, cfg=cfg, preset=preset, srdd=srdd,
                                      task_list=task_list)  # fmt: skip
     return result
+
+
+def _start_local_servers(cfg: Any, count: int, out: Path) -> list[Any]:
+    """`count` llama.cpp servers for the batch's slots; all are stopped if one fails."""
+    from thunlp_repro.chatdev.local_server import LocalServer
+
+    servers: list[Any] = []
+    try:
+        for slot in range(count):
+            log = out / ("llama_server.log" if slot == 0 else f"llama_server.{slot}.log")
+            servers.append(LocalServer(cfg.llm.local_model, n_ctx=cfg.llm.local_n_ctx,
+                                       n_threads=cfg.llm.local_threads, seed=cfg.llm.seed,
+                                       start_timeout_s=cfg.llm.local_start_timeout_s,
+                                       ram_cache=cfg.llm.local_ram_cache,
+                                       log_path=log).start())  # fmt: skip
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
 
 
 def summarise_batch(out: str | Path, options: BatchOptions) -> dict[str, Any]:

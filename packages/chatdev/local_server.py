@@ -4,7 +4,9 @@
 `python -m llama_cpp.server` with 2 threads, a 16k context, the GGUF's own chat template and the
 prompt cache on (llama.cpp reuses the KV cache of the longest shared prefix; `--cache` adds a RAM
 cache across agents), waits until `/v1/models` answers and exposes `base_url`. Stopping kills
-the server's process group. llama-cpp-python is the optional `local-llm` extra.
+the server's process group; on Linux the server also gets SIGTERM when the process that started
+it dies, so a killed batch leaves no server behind. llama-cpp-python is the optional `local-llm`
+extra.
 
 Reproduces: chatdev.md §2.13 ("Local default backend"), §4.
 """
@@ -54,6 +56,16 @@ def resolve_gguf(model: str) -> Path:
     except ImportError as exc:
         raise UsageError(f"the offline asset registry is unavailable ({exc})") from None
     return Path(gguf_path(model))
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the process group kill in stop() remains
+        pass
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -135,6 +147,7 @@ class LocalServer:
         self.proc = subprocess.Popen(
             self.command(gguf), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=os.name == "posix",
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )  # fmt: skip
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:

@@ -50,7 +50,8 @@ def test_small_head_on_minilm_l3_installs_loads_and_beats_the_baselines(head_hom
         mlm_head_spec,
         read_head_card,
     )
-    from thunlp_repro.shared.mlm_head_recipe import _sha256, rank_label_words
+    from thunlp_repro.shared.mlm_head_probes import rank_label_words
+    from thunlp_repro.shared.mlm_head_recipe import _sha256
 
     register_asset(mlm_head_spec("minilm-l3", recipe=HeadRecipe(**SMALL)), replace=True)
     results = {r.name: r for r in install(["minilm-l3-mlm"])}

@@ -27,14 +27,9 @@ from thunlp_repro.shared.mlm_head import (
     register_mlm_heads,
     with_recipe,
 )
-from thunlp_repro.shared.mlm_head_recipe import (
-    MaskedStates,
-    export_masked_lm,
-    fit_head,
-    init_head,
-    rank_label_words,
-    run_probes,
-)
+from thunlp_repro.shared.mlm_head_data import MaskedStates
+from thunlp_repro.shared.mlm_head_probes import rank_label_words, run_probes
+from thunlp_repro.shared.mlm_head_recipe import export_masked_lm, fit_head, init_head
 
 
 @pytest.mark.parametrize(

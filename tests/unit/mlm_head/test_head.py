@@ -13,14 +13,11 @@ from torch.nn import functional as F
 
 from thunlp_repro.shared.errors import UsageError
 from thunlp_repro.shared.mlm_head import HEAD_KEYS
+from thunlp_repro.shared.mlm_head_data import IGNORE, MaskedStates, collect_states, mask_blocks
 from thunlp_repro.shared.mlm_head_recipe import (
-    IGNORE,
-    MaskedStates,
     MLMHead,
-    collect_states,
     evaluate_head,
     init_head,
-    mask_blocks,
     most_frequent_token,
     tied_logits,
     train_head,

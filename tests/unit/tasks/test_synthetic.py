@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
+from thunlp_repro.shared.tasks.edits import Doc, Generator, wordlists
 from thunlp_repro.shared.tasks.synthetic import (
     FALSE,
     NEUTRAL,
     NO,
     TRUE,
     YES,
-    Doc,
-    Generator,
     generate_nli,
     generate_para,
-    wordlists,
 )
 
 # Hand-written "articles" for the generator tests.
