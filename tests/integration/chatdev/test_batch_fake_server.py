@@ -196,3 +196,48 @@ def test_bad_metadata_and_folder_rules(tmp_path):
     assert done.ran == [tasks[0].task_id]  # rerun, not a crash
     assert (out / f"{tasks[0].task_id}.partial-1" / "meta.json").read_text() == "{corrupt"
     assert json.loads((out / tasks[0].task_id / "eval.json").read_text())["strict"]
+
+
+class _FakeLocalServer:
+    """Stands in for `LocalServer`: a scripted fake OpenAI server per instance."""
+
+    started: list[_FakeLocalServer] = []
+
+    def __init__(self, model: str, **kwargs) -> None:
+        self.kwargs = kwargs
+        self.fake = FakeOpenAIServer(chatdev_script(DICE))
+        self.stopped = False
+
+    @property
+    def base_url(self) -> str:
+        return self.fake.url
+
+    def start(self) -> _FakeLocalServer:
+        self.fake.__enter__()
+        _FakeLocalServer.started.append(self)
+        return self
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.fake.__exit__(None, None, None)
+
+
+def test_local_backend_starts_one_server_per_slot(tmp_path, monkeypatch):
+    from thunlp_repro.chatdev import local_server
+
+    monkeypatch.setattr(local_server, "LocalServer", _FakeLocalServer)
+    _FakeLocalServer.started = []
+    tasks = load_srdd(write_tasks(tmp_path / "tasks.csv"))
+    cfg, _ = load_chatdev_config(
+        "paper", overrides=[*FAST, "llm.backend=local", "llm.local_threads=1"]
+    )
+    out = tmp_path / "batch"
+    done = run_batch(tasks, out=out, cfg=cfg, options=_opts(concurrency=2), preset="paper")
+    servers = _FakeLocalServer.started
+    assert len(servers) == 2 and all(s.stopped for s in servers)
+    assert all(s.kwargs["n_threads"] == 1 for s in servers)
+    # three tasks over two slots: both servers answered, every task finished
+    assert all(s.fake.chat_requests() for s in servers)
+    assert sorted(done.ran) == sorted(t.task_id for t in tasks)
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert len({e["base_url"] for e in events if e["event"] == "server"}) == 2
