@@ -15,6 +15,7 @@ import typer
 from thunlp_repro.cli import assets as assets_cli
 from thunlp_repro.cli import chatdev as chatdev_cli
 from thunlp_repro.cli import ki as ki_cli
+from thunlp_repro.cli import tasks as tasks_cli
 from thunlp_repro.cli.common import (
     ConfigOpt,
     NameOpt,
@@ -44,6 +45,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(assets_cli.app, name="assets", rich_help_panel="Utilities")
+app.add_typer(tasks_cli.app, name="tasks", rich_help_panel="Utilities")
 app.add_typer(chatdev_cli.app, name="chatdev", rich_help_panel="Papers")
 app.add_typer(ki_cli.app, name="ki", rich_help_panel="Papers")
 
