@@ -1,7 +1,8 @@
 """`thunlp-repro ki`: knowledge-inheritance pre-training (ki.md §8.3).
 
 Verbs: `pretrain` (one run: teacher, scratch baseline or KI student), `compare` (E1 KI vs
-scratch; `--experiment e5`), `sweep` (E2 schedules; `--experiment e3|e4` teachers), `domain`
+scratch; `--experiment e5|gpt`), `topk-check` (choosing k for the GPT arm's cache, §4.8),
+`sweep` (E2 schedules; `--experiment e3|e4` teachers), `domain`
 (E6), `downstream` (E7), `report`, and `zoo build|list`. Only typer, the standard library and
 `cli.common` are imported at module level; the pipeline is imported inside the commands.
 """
@@ -92,13 +93,50 @@ def compare(
     results: Path = ResultsOpt,
     overwrite: bool = OverwriteOpt,
 ) -> None:
-    """E1 KI vs scratch over the preset's seeds (`--experiment e5`: chained generations)."""
-    table = {None: "e1-ki-vs-scratch", "e1": "e1-ki-vs-scratch", "e5": "e5-generations"}.get(
-        experiment
-    )
+    """E1 KI vs scratch over the preset's seeds (`-e e5`: generations; `-e gpt`: GPT arm)."""
+    table = {None: "e1-ki-vs-scratch", "e1": "e1-ki-vs-scratch", "e5": "e5-generations",
+             "gpt": "gpt"}.get(experiment)  # fmt: skip
     if table is None:
-        fail(f"compare --experiment must be e1 or e5, got {experiment}")
+        fail(f"compare --experiment must be e1, e5 or gpt, got {experiment}")
     _experiment(preset, table, results, overwrite, config, set_)
+
+
+@app.command("topk-check", rich_help_panel="Evaluate")
+@handle_errors
+def topk_check(
+    preset: str = typer.Option("mini-gpt", "--preset", "-p", help="a causal preset"),
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    seed: int | None = SeedOpt,
+    student: list[str] | None = typer.Option(
+        None, "--student", help="checkpoint(s) to check besides a fresh student (folder or run)"
+    ),
+    out: Path | None = typer.Option(None, "--out", help="also write the numbers as JSON here"),
+) -> None:
+    """Choosing k (ki.md §4.8): tail mass and KL_k/KL_full on held-out sequences per k."""
+    from thunlp_repro.ki.config import KIConfig
+    from thunlp_repro.ki.gpt_arm import run_topk_check
+    from thunlp_repro.shared.config import load_config
+    from thunlp_repro.shared.io import atomic_write_json
+
+    cfg, _ = load_config(KIConfig, pipeline="ki", preset=preset, config_file=config,
+                         overrides=overrides(set_, seed))  # fmt: skip
+    if cfg.objective != "causal":
+        fail(f"topk-check needs a causal preset (mini-gpt, smoke-gpt); {preset} is "
+             f"{cfg.objective}")  # fmt: skip
+    students: dict[str, str | None] = {"init": None}
+    students.update({s: s for s in student or []})
+    res = run_topk_check(cfg, students)
+    typer.echo("student\tk\ttail mass\tKL_k/KL_full\t(fp32 logits)")
+    for name, check in res["checks"].items():
+        for row in check["rows"]:
+            typer.echo(f"{name}\t{row['k']}\t{row['tail_mass']:.4f}\t{row['ratio']:.4f}\t"
+                       f"{row['ratio_fp32']:.4f}")  # fmt: skip
+    typer.echo(f"smallest k with ratio >= 0.9 everywhere: {res['chosen_k']} "
+               f"(configured {res['configured_k']})")  # fmt: skip
+    if out is not None:
+        atomic_write_json(out, res)
+        typer.echo(str(out))
 
 
 @app.command(rich_help_panel="Reproduce")

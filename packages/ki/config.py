@@ -2,7 +2,8 @@
 
 Shared blocks (optim, train, eval, runtime) come from `thunlp_repro.shared.config`; KI adds the
 student (`model`), the `teacher`, the inheritance schedule (`ki`), the corpus and masking
-(`data`) and the experiment budgets (`exp`). Presets: `configs/ki/{smoke,mini,paper}.yaml` and
+(`data`), the experiment budgets (`exp`) and the GPT arm's teacher logits (`gpt`, §4.8).
+Presets: `configs/ki/{smoke,mini,paper}.yaml` and
 per-experiment variants `<preset>-<exp>.yaml` that `extends:` them. No torch imports here.
 """
 
@@ -83,6 +84,43 @@ class KIDataConfig:
 
 
 @dataclass
+class GPTArmConfig:
+    """The GPT-style arm (ki.md §4.8): how the causal student receives its teacher's logits."""
+
+    kd: Literal["topk-cache", "full-live"] = field(
+        default="topk-cache",
+        metadata=_h("topk-cache: cached top-k + tail bucket; full-live: live teacher, full KL"),
+    )
+    topk: int = field(default=128, metadata=_h("k of the cached teacher logits"))
+    pool_blocks: int | None = field(
+        default=None, metadata=_h("fixed training pool; null = max_steps x global_batch_size")
+    )
+    cache_batch: int = field(default=8, metadata=_h("blocks per teacher forward when caching"))
+    check_ks: list[int] = field(
+        default_factory=lambda: [32, 64, 128, 256], metadata=_h("k values of the top-k check")
+    )
+    check_sequences: int = field(default=8, metadata=_h("held-out sequences of the top-k check"))
+    check_seed: int = field(default=1, metadata=_h("seed drawing the top-k check sequences"))
+    snapshot_ratio: float = field(
+        default=0.5, metadata=_h("save the student at this share of S for the mid-run check")
+    )
+
+    def __post_init__(self) -> None:
+        if self.topk < 1 or self.cache_batch < 1 or self.check_sequences < 1:
+            raise ConfigError(
+                "gpt.topk, gpt.cache_batch and gpt.check_sequences must be >= 1, got "
+                f"{self.topk}, {self.cache_batch}, {self.check_sequences}"
+            )
+        if self.pool_blocks is not None and self.pool_blocks < 1:
+            raise ConfigError(f"gpt.pool_blocks must be >= 1 or null, got {self.pool_blocks}")
+        if not self.check_ks or min(self.check_ks) < 1:
+            raise ConfigError(f"gpt.check_ks must be a non-empty list of k >= 1, got "
+                              f"{self.check_ks}")  # fmt: skip
+        if not 0.0 < self.snapshot_ratio < 1.0:
+            raise ConfigError(f"gpt.snapshot_ratio must be in (0, 1), got {self.snapshot_ratio}")
+
+
+@dataclass
 class ExperimentConfig:
     """Budgets and arms of the registered experiments (ki.md §4.6-§4.7)."""
 
@@ -135,6 +173,7 @@ class KIConfig:
     )
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     exp: ExperimentConfig = field(default_factory=ExperimentConfig)
+    gpt: GPTArmConfig = field(default_factory=GPTArmConfig)
     keep_best: bool = field(
         default=False, metadata=_h("export the best-PPL checkpoint to best/ (teachers)")
     )
@@ -151,6 +190,15 @@ class KIConfig:
                 f"ki.stop_step (T) must be >= 1 with schedule {self.ki.schedule}, "
                 f"got {self.stop_step()}"
             )
+        if self.objective == "causal":
+            from thunlp_repro.ki.archs import ARCHS
+
+            family = ARCHS.get(self.model.arch).family
+            if family != "llama" and not self.model.init:
+                raise ConfigError(
+                    f"objective=causal needs a llama arch (llama-*), got {self.model.arch} "
+                    f"({family})"
+                )
         if sched.uses_teacher and not self.teacher.name:
             raise ConfigError(
                 f"schedule {self.ki.schedule} needs teacher.name (a zoo name, a folder, or "

@@ -5,6 +5,9 @@ Training blocks come from `shared.corpora.pack_corpus(..., packing="complete")` 
 tokens of one document + [SEP]). Validation uses `val_blocks` blocks per domain drawn once with
 seed 0 and masked once with seed 0, so every run (teacher included) is scored on the identical
 corrupted set. `load_blocks` is the one place blocks are read; tests replace it with fakes.
+
+The GPT arm (§4.8) reads causal blocks through `load_causal_blocks` (`packing="concat"`, no
+masking): a fixed training pool, unmasked validation blocks and the top-k check sequences.
 """
 
 from __future__ import annotations
@@ -106,3 +109,65 @@ def train_blocks(cfg: Any, tokenizer: Any, corpus: str | None = None) -> Any:
     if blocks.shape[0] == 0:
         raise UsageError(f"corpus {corpus} gave no training blocks of {cfg.data.block_size}")
     return blocks
+
+
+# ------------------------------------------------------------------------------ GPT arm (§4.8)
+def load_causal_blocks(
+    corpus: str, tokenizer: Any, block_size: int, split: str, seed: int, max_tokens: int | None
+) -> dict[str, Any]:
+    """Causal-LM blocks of each domain: documents joined by the tokenizer's sep/eos token and cut
+    into `block_size` pieces (`packing="concat"`), {domain: LongTensor [n, block_size]}."""
+    from thunlp_repro.shared.corpora import domains, pack_corpus
+
+    out = {}
+    for dom in domains(corpus):
+        budget = None if max_tokens is None else max(block_size, max_tokens // len(domains(corpus)))
+        out[dom] = pack_corpus(dom, tokenizer, block_size, split, seed, budget, packing="concat")
+    return out
+
+
+def causal_pool(cfg: Any, tokenizer: Any) -> Any:
+    """The GPT arm's fixed training pool: `gpt.pool_blocks` blocks (default S x batch) drawn once
+    from the training split with the holdout seed; each run shuffles it with its own seed."""
+    import torch
+
+    from thunlp_repro.shared.corpora import sample_blocks
+
+    parts = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "train",
+                               cfg.data.holdout_seed, cfg.data.max_train_tokens)  # fmt: skip
+    blocks = torch.cat(list(parts.values()), dim=0)
+    want = cfg.gpt.pool_blocks or cfg.train.max_steps * cfg.train.global_batch_size
+    if blocks.shape[0] == 0:
+        raise UsageError(f"corpus {cfg.data.corpus} gave no training block of "
+                         f"{cfg.data.block_size} tokens")  # fmt: skip
+    if blocks.shape[0] < want:
+        logger.warning("GPT pool: only %d training blocks for the %d asked; runs will repeat them",
+                       blocks.shape[0], want)  # fmt: skip
+    return sample_blocks(blocks, want, seed=cfg.data.holdout_seed)
+
+
+def causal_validation(cfg: Any, tokenizer: Any) -> dict[str, Any]:
+    """`data.val_blocks` validation blocks per domain, drawn once with seed 0: {domain: [n, S]}."""
+    from thunlp_repro.shared.corpora import sample_blocks
+
+    blocks = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "validation",
+                                cfg.data.holdout_seed, None)  # fmt: skip
+    out = {}
+    for dom, b in blocks.items():
+        if b.shape[0] == 0:
+            raise UsageError(f"corpus {cfg.data.corpus}: domain {dom} has no validation block")
+        out[dom] = sample_blocks(b, cfg.data.val_blocks, seed=VAL_SEED)
+    return out
+
+
+def check_sequences(cfg: Any, tokenizer: Any) -> Any:
+    """The held-out sequences of the top-k check (ki.md §4.8): `gpt.check_sequences` validation
+    blocks drawn with `gpt.check_seed`, LongTensor [n, S]."""
+    import torch
+
+    from thunlp_repro.shared.corpora import sample_blocks
+
+    blocks = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "validation",
+                                cfg.data.holdout_seed, None)  # fmt: skip
+    stacked = torch.cat(list(blocks.values()), dim=0)
+    return sample_blocks(stacked, cfg.gpt.check_sequences, seed=cfg.gpt.check_seed)

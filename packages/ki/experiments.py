@@ -1,4 +1,5 @@
-"""The registered KI experiments `ki/<table-id>` (ki.md §4.7 E1-E7; §3.5 at paper scale).
+"""The registered KI experiments `ki/<table-id>` (ki.md §4.7 E1-E7, §4.8 `gpt`; §3.5 at paper
+scale).
 
 Each experiment resolves its configs from the preset (or its `<preset>-<exp>` variant when one
 ships), trains the runs it needs through `run_pretrain` (cached by config hash in
@@ -25,6 +26,7 @@ TABLES = {
     "e5-generations": "E5 chained generations G1 -> G2 -> G3",
     "e6-domain": "E6 domain adaptation to news: plain vs KI-news vs KI-general",
     "e7-downstream": "E7 downstream fine-tuning of E1 students and the teacher",
+    "gpt": "GPT arm: smollm2-135m teacher -> Llama student, cached top-k KD (M16, M17)",
 }
 
 
@@ -115,7 +117,14 @@ def _slim(metrics: dict) -> dict:
     return out
 
 
-def write(preset: str, table: str, results_file: Path, metrics: dict, cfg: Any) -> None:
+def write(
+    preset: str,
+    table: str,
+    results_file: Path,
+    metrics: dict,
+    cfg: Any,
+    validation: str = "fixed masked set (seed 0)",
+) -> None:
     from thunlp_repro.shared.io import atomic_write_json
     from thunlp_repro.shared.reporting.results import build_results
 
@@ -123,7 +132,7 @@ def write(preset: str, table: str, results_file: Path, metrics: dict, cfg: Any) 
         run_info={"paper": "ki", "experiment": TABLES[table].split(":")[0], "table": table,
                   "preset": preset, "status": "ok"},
         config=to_dict(cfg), metrics=metrics,
-        eval_info={"validation": "fixed masked set (seed 0)", "batch_size": cfg.eval.batch_size,
+        eval_info={"validation": validation, "batch_size": cfg.eval.batch_size,
                    "val_blocks_per_domain": cfg.data.val_blocks},
         meta={"seeds": cfg.exp.seeds},
     )  # fmt: skip
@@ -420,9 +429,17 @@ def run_e7(preset: str, results_file: Path, overwrite: bool) -> None:
     write(preset, "e7-downstream", results_file, metrics, cfg)
 
 
+# ------------------------------------------------------------------------------ GPT arm
+def run_gpt(preset: str, results_file: Path, overwrite: bool) -> None:
+    """The GPT-style arm (ki.md §4.8); see `gpt_arm.run_gpt_experiment`."""
+    from thunlp_repro.ki.gpt_arm import run_gpt_experiment
+
+    run_gpt_experiment(preset, results_file, overwrite)
+
+
 RUNNERS = {"e1-ki-vs-scratch": run_e1, "e2-schedule": run_e2, "e3-teacher-arch": run_e3,
            "e4-teacher-data": run_e4, "e5-generations": run_e5, "e6-domain": run_e6,
-           "e7-downstream": run_e7}  # fmt: skip
+           "e7-downstream": run_e7, "gpt": run_gpt}  # fmt: skip
 
 
 def _register() -> None:

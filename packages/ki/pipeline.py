@@ -19,8 +19,15 @@ logger = logging.getLogger(__name__)
 
 
 def config_hash(cfg: Any) -> str:
-    """sha256 (first 12 hex) of the resolved config: the run cache key."""
-    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    """sha256 (first 12 hex) of the resolved config: the run cache key.
+
+    The `gpt` block only matters to causal runs; it is left out of masked-LM hashes so that
+    MLM runs cached before the GPT arm existed keep their keys.
+    """
+    d = to_dict(cfg)
+    if d.get("objective", "mlm") == "mlm":
+        d.pop("gpt", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def evaluate_model(hooks: Any, engine: Any, mlm: Any) -> dict[str, float]:
@@ -49,7 +56,14 @@ def run_pretrain(
     label: str = "pretrain",
     table: str = "pretrain",
 ) -> dict[str, Any]:
-    """Train one run and write `results.json`; returns its `metrics` section."""
+    """Train one run and write `results.json`; returns its `metrics` section.
+
+    Causal configs (`objective: causal`, the GPT arm) go through `gpt_arm.run_causal`.
+    """
+    if cfg.objective == "causal":
+        from thunlp_repro.ki.gpt_arm import run_causal
+
+        return run_causal(cfg, run, resume=resume, preset=preset, label=label, table=table)
     from thunlp_repro.ki.archs import param_counts
     from thunlp_repro.ki.hooks import KIHooks, save_hf
     from thunlp_repro.shared.assets import asset_fingerprints

@@ -3,7 +3,8 @@
 Registered with `register_section("ki")`; `thunlp-repro report` imports this module on demand.
 Tables follow conventions.md §2.8 (*setting | paper | ours | ...*); mini rows never carry a paper
 number (the paper's numbers are [unverified], `paper_numbers.yaml`), so the paper column states
-the claimed direction. Figures: F1 (PPL vs steps), F2 (PPL vs FLOPs with/without the teacher).
+the claimed direction. Figures: F1 (PPL vs steps), F2 (PPL vs FLOPs with/without the teacher),
+F8 (GPT arm: causal PPL vs steps, on its own axis, never with MLM PPLs) and its T6 top-k table.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PAPER_DIRECTION = {
     "e5-generations": "knowledge accumulates over generations [unverified]",
     "e6-domain": "domain teacher helps domain adaptation [unverified]",
     "e7-downstream": "better downstream at equal steps [unverified]",
+    "gpt": "no GPT arm in the paper; ours, with the direction inverted (teacher > student)",
 }
 
 
@@ -56,6 +58,7 @@ def _plot(
     title: str,
     vline: float | None = None,
     hline: dict[str, float] | None = None,
+    ylabel: str = "validation MLM perplexity",
 ) -> str:
     import matplotlib
 
@@ -87,7 +90,7 @@ def _plot(
             "flops_student": "training FLOPs (student only)",
         }.get(x, x)
     )
-    ax.set_ylabel("validation MLM perplexity")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -212,7 +215,60 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
             "### T4 downstream (E7, test accuracy)\n\n"
             + markdown_table(["checkpoint", *tasks], rows)
         )
+    if "gpt" in by:
+        parts.append(gpt_section(by["gpt"], out_dir))
     parts.append("### T7 acceptance\n\n" + _acceptance(results))
+    return "\n\n".join(parts)
+
+
+def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
+    """The GPT arm (ki.md §4.8): T1 row, F8 on its own causal-PPL axis, and T6 (top-k)."""
+    m = result["metrics"]
+    sav = m["savings"]
+    cfg = result["config"]
+    parts = [
+        "### GPT arm (causal LM, SmolLM2 tokenizer; ki.md §4.8)\n\nPaper: "
+        + PAPER_DIRECTION["gpt"]
+        + ". Causal PPL is per next token with SmolLM2's tokenizer: not comparable to any MLM "
+        "PPL above.\n\n" + markdown_table(SAV_HEAD, [_savings_row(f"KI from {m['teacher']}", sav)])
+    ]
+    cache = m.get("cache") or {}
+    fill = cache.get("fill_flops")
+    parts.append(
+        f"Teacher {m['teacher']} causal PPL {format_float(m['teacher_ppl'], 2)} on the same "
+        f"validation blocks. Teacher cache: k={cache.get('k')}, {cache.get('blocks')} blocks, "
+        f"{(cache.get('bytes') or 0) / 1e6:.1f} MB, filled once in "
+        f"{format_float(cache.get('fill_seconds'), 1)} s and "
+        f"{'—' if fill is None else f'{fill:.3e}'} FLOPs (a one-off shared by every seed; the "
+        "FLOP saving with teacher charges each update its share). Measured s/step: scratch "
+        f"{format_float(m['scratch_s_per_step'], 3)}, KI {format_float(m['ki_s_per_step'], 3)}."
+    )
+    parts.append("Notes: " + "; ".join(m.get("notes", [])) + ".")
+    T = cfg["ki"]["stop_step"]
+    groups = {"scratch": m["scratch"], "KI (cached top-k)": m["ki"]}
+    hl = {"P*": sav["target_ppl"]}
+    if m.get("teacher_ppl"):
+        hl["teacher"] = m["teacher_ppl"]
+    parts.append(_plot(out_dir, "f8.png", groups, "step", "F8: GPT arm causal PPL vs steps", T,
+                       hl, ylabel="validation causal perplexity (SmolLM2 tokens)"))  # fmt: skip
+    names = list(m["topk_check"]["checks"])
+    rows = []
+    for row in m["t6_topk"]:
+        step_s = row["s_per_step"]
+        rows.append([row["k"]]
+                    + [format_float(row["tail_mass"][n], 4) for n in names]
+                    + [format_float(row["ratio"][n], 3) for n in names]
+                    + [f"{row['cache_bytes'] / 1e6:.1f} MB",
+                       "—" if step_s is None else format_float(step_s, 3)])  # fmt: skip
+    head = (["k"] + [f"tail mass ({n})" for n in names] + [f"KL_k/KL_full ({n})" for n in names]
+            + ["cache size", "KI s/step"])  # fmt: skip
+    chk = m["topk_check"]
+    trained_k = m["acceptance"]["M17"]["value"]["k"]
+    parts.append(
+        f"#### T6 top-k ({chk['sequences']} held-out sequences of {chk['block_size']} tokens)"
+        f"\n\n{markdown_table(head, rows)}\n\nSmallest k with KL_k/KL_full >= 0.9 at every "
+        f"checked student: {chk['chosen_k']} (trained with k = {trained_k})."
+    )
     return "\n\n".join(parts)
 
 
