@@ -1,9 +1,10 @@
-"""`thunlp-repro chatdev`: run a project, serve the local model, replay a project.
+"""`thunlp-repro chatdev`: run, serve, replay, batch, eval, pairwise (win rates), report.
 
 Module level imports only typer, the standard library and `cli.common`; the engine (and
 `openai`) load inside the commands, so `thunlp-repro --help` stays fast.
 
-Reproduces: chatdev.md §2.19 (CLI); the engine issue's `run`, `serve`, `replay`.
+Reproduces: chatdev.md §2.19 (CLI); the engine issue's `run`, `serve`, `replay`; §2.16 win
+rates (`pairwise`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from thunlp_repro.cli.common import (
 )
 
 app = typer.Typer(
-    help="ChatDev: agents that write software (run, serve, replay, batch, eval, report).",
+    help="ChatDev: agents that write software (run, serve, replay, batch, eval, pairwise, report).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
@@ -439,6 +440,100 @@ def batch(
                f"timed out {len(done.timed_out)}; folder {out}", err=True)  # fmt: skip
 
 
+def _label(folder: Path, other: Path) -> str:
+    """A side's default display name: its folder name (with the parent when both match)."""
+    return folder.name if folder.name != other.name else f"{folder.parent.name}/{folder.name}"
+
+
+@app.command()
+@handle_errors
+def pairwise(
+    a_dir: Path = typer.Argument(..., help="side A: a project folder or a batch folder (ChatDev)"),
+    b_dir: Path = typer.Argument(..., help="side B, same kind as A_DIR (e.g. the baseline)"),
+    judge: str = typer.Option(
+        ..., "--judge", "-j", help="judge model (paper: GPT-4); with --local an asset id or GGUF"
+    ),
+    local: bool = typer.Option(False, "--local", help="judge with a local llama.cpp server"),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL"),
+    provider: str | None = typer.Option(None, "--provider", help="openai | azure"),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="pairwise.json path (default A_DIR/pairwise-vs-<B_DIR>.json)"
+    ),
+    label_a: str | None = typer.Option(None, "--label-a", help="name of side A in the tables"),
+    label_b: str | None = typer.Option(None, "--label-b", help="name of side B in the tables"),
+    limit: int | None = typer.Option(
+        None, "--limit", help="judge at most N pairs (round-robin over categories)"
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="ask again even where OUT holds an answer"
+    ),
+    max_tokens: int = typer.Option(512, "--max-tokens", help="answer cap per request"),
+    max_code_chars: int = typer.Option(
+        12000, "--max-code-chars", help="source characters shown per project"
+    ),
+    max_manual_chars: int = typer.Option(
+        3000, "--max-manual-chars", help="manual characters shown per project"
+    ),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        "-p",
+        help="backend settings preset (default: mini with --local, else paper)",
+    ),
+    sets: list[str] | None = SetOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines"),
+) -> None:
+    """Win rates (paper Table 2): an LLM judge compares A and B per task, both orders."""
+    from thunlp_repro.chatdev.config import load_chatdev_config
+    from thunlp_repro.chatdev.pairwise import (
+        JudgeSettings,
+        judge_client,
+        pair_folders,
+        run_pairwise,
+    )
+    from thunlp_repro.chatdev.report import table2_markdown
+
+    setup_logging("WARNING")
+    pair_folders(a_dir, b_dir)  # folder errors first, before a server starts
+    flags = switch_overrides(local, base_url, judge, False, None, False)
+    if not local and not base_url:
+        flags.append("llm.backend=openai")  # the mini preset's default backend is local
+    if provider:
+        flags.append(f"llm.provider={provider}")
+    cfg, _ = load_chatdev_config(preset or ("mini" if local else "paper"), None,
+                                 [*(sets or []), *flags], "paper")  # fmt: skip
+    # a local server answers to its alias: the asset id, or a GGUF file's stem
+    model = Path(judge).stem if local and judge.endswith(".gguf") else judge
+    settings = JudgeSettings(model=model, max_tokens=max_tokens, seed=cfg.llm.seed,
+                             max_code_chars=max_code_chars,
+                             max_manual_chars=max_manual_chars)  # fmt: skip
+    target = out or a_dir / f"pairwise-vs-{b_dir.name}.json"
+    labels = (label_a or _label(a_dir, b_dir), label_b or _label(b_dir, a_dir))
+
+    def progress(event: dict[str, Any]) -> None:
+        if quiet:
+            return
+        what = event["error"] or f"{event['outcome']} ({event['reason']})"
+        cached = "" if event["asked"] == 2 else f", {2 - event['asked']} answer(s) reused"
+        typer.echo(f"[{event['done']}/{event['total']}] {event['task_id']}: {what}{cached}",
+                   err=True)  # fmt: skip
+
+    with judge_client(cfg, log_dir=target.parent) as (client, info):
+        done = run_pairwise(
+            a_dir, b_dir, settings=settings, client=client, out=target, labels=labels,
+            limit=limit, overwrite=overwrite, judge_info=info, on_event=progress,
+        )  # fmt: skip
+    totals = done.doc["totals"]
+    typer.echo(table2_markdown([done.doc]))
+    typer.echo(f"{labels[0]} wins {totals['a_wins']}, {labels[1]} wins {totals['b_wins']}, "
+               f"draws {totals['draws']} of {totals['n']}; {done.asked} requests sent, "
+               f"{done.reused} answers reused; wrote {target}", err=True)  # fmt: skip
+    if totals["errors"]:
+        typer.echo(f"{totals['errors']} task(s) not judged (see 'error' in {target}); a rerun "
+                   "retries them", err=True)  # fmt: skip
+        raise typer.Exit(1)
+
+
 @app.command()
 @handle_errors
 def report(
@@ -447,10 +542,13 @@ def report(
     export: Path | None = typer.Option(
         None, "--export", help="also copy results to EXPORT/<preset>/chatdev/<table>.json"
     ),
+    pairwise_files: list[Path] | None = typer.Option(
+        None, "--pairwise", help="a pairwise.json for T2 (repeat; pairwise*.json in RUN_DIRs too)"
+    ),
 ) -> None:
-    """Tables and plots for batch folders, beside the paper's Tables 1, 3 and 4."""
+    """Tables and plots for batch folders, beside the paper's Tables 1-4."""
     from thunlp_repro.chatdev.report import write_run_report
 
     setup_logging("WARNING")
-    path = write_run_report(run_dirs, out, export_root=export)
+    path = write_run_report(run_dirs, out, export_root=export, pairwise=pairwise_files)
     typer.echo(str(path))

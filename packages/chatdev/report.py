@@ -8,14 +8,15 @@ Three entry points:
   (`register_section("chatdev")`), from `results/<preset>/chatdev/*.json` (batch results);
 - `write_run_report(batch_dirs, out)`: `thunlp-repro chatdev report RUN_DIR...` (report.md,
   tables/*.csv, plots/*.png), optionally exporting each batch's results.json to
-  `results/<preset>/chatdev/<table>.json`.
+  `results/<preset>/chatdev/<table>.json`; a T2 section when `pairwise*.json` files (from
+  `chatdev pairwise`) are given or lie in the batch folders.
 
-Tables (chatdev.md §6): T1 main (both variants, 95% intervals, the paper's three systems), T3
-cost profile, T4 ablation (one batch per switch, labelled), T5 per category, T6 errors and
-verdicts, T7 per-phase totals, T8 flaw audit. Every table names the model, backend, embedder,
-task count and metric variant.
+Tables (chatdev.md §6): T1 main (both variants, 95% intervals, the paper's three systems), T2
+win rates (`table2_markdown`), T3 cost profile, T4 ablation (one batch per switch, labelled), T5
+per category, T6 errors and verdicts, T7 per-phase totals, T8 flaw audit. Every table names the
+model, backend, embedder, task count and metric variant.
 
-Reproduces: ChatDev Tables 1, 3, 4; chatdev.md §6; conventions.md §2.8.
+Reproduces: ChatDev Tables 1-4; chatdev.md §6; conventions.md §2.8.
 """
 
 from __future__ import annotations
@@ -129,6 +130,52 @@ def table1_markdown(summary: dict[str, Any]) -> str:
             f"1.5B local model; the other rows have no gate (a different model and embedder: "
             f"consistency cosines are on another scale). Paper values {tag}, "
             f"{paper['source']}:\n\n{base}")  # fmt: skip
+
+
+def table2_markdown(docs: list[dict[str, Any]]) -> str:
+    """T2: our pairwise win rates (`pairwise.json` documents) below the paper's Table 2.
+
+    Ours read "A vs B": A is the side in ChatDev's place, B the baseline's.
+    """
+    paper = paper_numbers()["table2"]
+    rows = [[f"ChatDev vs {base}", f"{judge} {paper['tag']}", v["baseline_wins"],
+             v["chatdev_wins"], v["draw"], "—", "—"]
+            for judge, key in (("GPT-4", "gpt4"), ("human", "human"))
+            for base, by_judge in paper["rows"].items() for v in [by_judge[key]]]  # fmt: skip
+    for d in docs:
+        t, lab = d.get("totals") or {}, d.get("labels") or {}
+        rows.append([f"{lab.get('a')} vs {lab.get('b')}", f"{(d.get('judge') or {}).get('model')}"
+                     " (ours)", t.get("b_win_pct"), t.get("a_win_pct"), t.get("draw_pct"),
+                     t.get("n"), t.get("slot_a_pct")])  # fmt: skip
+    headers = ["comparison (A vs B)", "judge", "B wins %", "A wins %", "draw %", "n",
+               "slot-A picks %"]  # fmt: skip
+    cells = [[_f(c, 2) if isinstance(c, float) or c is None else c for c in r] for r in rows]
+    table = markdown_table(headers, cells)
+    return (f"{table}\n\nPaper: {paper['source']}; {paper['note']}. Ours: each pair is asked "
+            "twice with the projects swapped; slot-A picks % is how often an answer chose "
+            "whichever project was shown first (50 = no position bias).")  # fmt: skip
+
+
+def load_pairwise(paths: list[Path], batch_dirs: list[Path]) -> list[dict[str, Any]]:
+    """`pairwise.json` documents: the given files, then `pairwise*.json` in the batch folders."""
+    from thunlp_repro.shared import io
+    from thunlp_repro.shared.errors import UsageError
+
+    found = [Path(p) for p in paths]
+    for d in batch_dirs:
+        found += [p for p in sorted(Path(d).glob("pairwise*.json")) if p not in found]
+    docs = []
+    for path in found:
+        if not path.is_file():
+            raise UsageError(f"--pairwise {path}: no such file (write one with `chatdev pairwise`)")
+        try:
+            doc = io.read_json(path)
+        except ValueError as exc:
+            raise UsageError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(doc, dict) or doc.get("kind") != "chatdev-pairwise":
+            raise UsageError(f"{path} is not a pairwise.json from `chatdev pairwise`")
+        docs.append(doc)
+    return docs
 
 
 def table3_markdown(summary: dict[str, Any]) -> str:
@@ -390,8 +437,8 @@ def chatdev_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def write_run_report(batch_dirs: list[Path], out: Path, *, export_root: Path | None = None
-                     ) -> Path:  # fmt: skip
+def write_run_report(batch_dirs: list[Path], out: Path, *, export_root: Path | None = None,
+                     pairwise: list[Path] | None = None) -> Path:  # fmt: skip
     """`chatdev report`: report.md, tables/*.csv and plots/*.png for batch folders.
 
     Args:
@@ -399,6 +446,7 @@ def write_run_report(batch_dirs: list[Path], out: Path, *, export_root: Path | N
         out: Output folder.
         export_root: Also copy each batch's results.json to
             `<export_root>/<preset>/chatdev/<table>.json` (table from its label).
+        pairwise: `pairwise.json` files for T2 (besides `pairwise*.json` in the batch folders).
 
     Returns:
         The report.md path.
@@ -416,6 +464,9 @@ def write_run_report(batch_dirs: list[Path], out: Path, *, export_root: Path | N
     (out / "plots").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     body = chatdev_section(results, out / "plots").replace("](", "](plots/")
+    docs = load_pairwise(pairwise or [], batch_dirs)
+    if docs:
+        body += "\n\n### T2: win rates (paper Table 2)\n\n" + table2_markdown(docs)
     io.atomic_write_text(out / "report.md", "# ChatDev report\n\n" + body + "\n")
     io.atomic_write_text(out / "tables" / "summary.csv", summary_csv(main))
     if export_root is not None:
