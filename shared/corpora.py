@@ -29,6 +29,12 @@ Packed blocks are cached per domain under ``home()/corpora/`` as
 ``<domain>-<split>-<seed tag>-<packing>-<tokenizer fingerprint>-<block>.pt`` (int32 on disk),
 written atomically; a cache that does not load, or whose asset signature or format differs, is
 rebuilt. Importing this module imports no torch, transformers or datasets.
+
+The paper-scale corpora of ki.md §3.2 and §3.7 (`wb`, `cc-news`, `reviews`, `bio`, `cs`,
+`fineweb-edu`, mixture `paper-all`) are registered here too, with ``source="hub"``: `pack_corpus`,
+`pack_stats` and `domains` hand them to `shared.corpora_hub` (streamed with `datasets`, a fixed
+0.5% document hold-out, a token budget, memory-mapped caches); `load_units` and friends, which
+need every document in memory, refuse them.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thunlp_repro.shared import corpora_hub as hub
 from thunlp_repro.shared import corpora_sources as src
 from thunlp_repro.shared.corpora_sources import DomainData, Unit
 from thunlp_repro.shared.errors import UsageError
@@ -90,6 +97,7 @@ class CorpusSpec:
         assets: Asset ids whose manifests sign the domain's cache (its data and exclusion sources).
         holdout: Fraction of units held out as validation when the split is seeded.
         seeded: False when the reader returns a fixed split (then `seed` does not matter).
+        source: ``"offline"`` (installed assets) or ``"hub"`` (`shared.corpora_hub`).
     """
 
     name: str
@@ -99,6 +107,7 @@ class CorpusSpec:
     assets: tuple[str, ...] = ()
     holdout: float = HOLDOUT_FRACTION
     seeded: bool = True
+    source: str = "offline"
 
 
 CORPORA: Registry[CorpusSpec] = Registry("corpus")
@@ -134,6 +143,10 @@ _register(CorpusSpec(
     "head", "prompt_transfer.md §2.6 restored-head corpus: shakespeare + kjv + 90% of dialog",
     members=("shakespeare", "kjv", "movie-dialog"),
 ))  # fmt: skip
+for _name in hub.HUB_CORPORA.keys():  # ki.md §3.2, §3.7: streamed from the hub
+    _hub = hub.HUB_CORPORA.get(_name)
+    _register(CorpusSpec(_name, _hub.description, members=_hub.members, holdout=_hub.holdout,
+                         seeded=False, source="hub"))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- domains and splits
@@ -163,6 +176,9 @@ _LOCK = threading.Lock()
 
 def _domain_data(name: str) -> tuple[CorpusSpec, DomainData, str]:
     spec = CORPORA.get(name)
+    if spec.source == "hub":
+        raise UsageError(f"corpus '{name}' streams from the Hugging Face hub; use pack_corpus "
+                         "(documents are not held in memory)")  # fmt: skip
     if spec.reader is None:
         raise UsageError(f"corpus '{name}' is a mixture of {', '.join(spec.members)}, not a domain")
     sig = _signature(spec)
@@ -329,13 +345,27 @@ def _fingerprint(tokenizer: Any) -> str:
     return h.hexdigest()
 
 
-def _encode(docs: Sequence[str], tokenizer: Any, lines_per_piece: int = 32) -> list[list[int]]:
+def _plain_backend(tokenizer: Any) -> Any:
+    """A private copy of a fast tokenizer's Rust backend with truncation and padding off (a
+    tokenizer.json may enable them: MiniLM's truncates at 128); None for a slow tokenizer."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    backend = type(backend).from_str(backend.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+    return backend
+
+
+def _encode(
+    docs: Sequence[str], tokenizer: Any, lines_per_piece: int = 32, backend: Any = None
+) -> list[list[int]]:
     """Token ids per document, without special tokens.
 
     Each document is encoded in pieces of `lines_per_piece` lines, cut after a newline (which
     WordPiece drops and byte-level BPE keeps as a token), so the ids equal those of the whole
-    text while batches stay small. Fast tokenizers go through a copy of their Rust backend with
-    truncation and padding off.
+    text while batches stay small. Fast tokenizers go through `backend` (default: a fresh
+    `_plain_backend` copy; pass one to reuse it across calls).
     """
     pieces: list[str] = []
     owner: list[int] = []
@@ -347,12 +377,8 @@ def _encode(docs: Sequence[str], tokenizer: Any, lines_per_piece: int = 32) -> l
             if piece.strip():
                 pieces.append(piece)
                 owner.append(d)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    backend = backend if backend is not None else _plain_backend(tokenizer)
     if backend is not None:
-        # a private copy: a tokenizer.json may enable truncation/padding (MiniLM's truncates at 128)
-        backend = type(backend).from_str(backend.to_str())
-        backend.no_truncation()
-        backend.no_padding()
         encoded = [e.ids for e in backend.encode_batch(pieces, add_special_tokens=False)]
     else:
         encoded = tokenizer(pieces, add_special_tokens=False)["input_ids"] if pieces else []
@@ -522,6 +548,7 @@ def pack_corpus(
         seed: Seed of the held-out draw.
         max_tokens: Keep at most ``max_tokens // block_size`` blocks, shared evenly between the
             domains, each contributing its first blocks (source order); None keeps all.
+            For a hub corpus this is the budget streamed per domain (None: its default).
         packing: ``"concat"`` or ``"complete"``.
         cache: Read and write the cache under `cache_dir`.
         cache_dir: Cache folder; default ``home()/corpora``.
@@ -575,10 +602,19 @@ def _pack(
     root = Path(cache_dir) if cache_dir is not None else None
     parts, metas = [], {}
     for dom, limit in zip(doms, budget, strict=True):
-        blocks, meta = _pack_domain(dom, tokenizer, block_size, split, seed, packing, cache, root)
+        if CORPORA.get(dom).source == "hub":  # the budget decides what is streamed
+            tokens = None if limit is None else limit * block_size
+            blocks, meta = hub.pack_hub_domain(
+                dom, tokenizer, block_size, split, tokens, packing=packing, cache=cache,
+                cache_dir=None if root is None else root / "hub",
+            )  # fmt: skip
+        else:
+            blocks, meta = _pack_domain(dom, tokenizer, block_size, split, seed, packing, cache,
+                                        root)  # fmt: skip
         parts.append(blocks if limit is None else blocks[:limit])
         metas[dom] = meta
-    return torch.cat(parts, dim=0), metas
+    # one part is returned as is: a memory-mapped hub domain must not be copied into RAM
+    return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)), metas
 
 
 def sample_blocks(blocks: Any, n: int, seed: int = 0) -> Any:

@@ -71,6 +71,9 @@ for _k, (_l, _h, _f, _n) in _PAPER.items():
 ARCHS.add("llama-4x256", Arch("llama", 4, 256, 688, 4, positions=128, kv_heads=2))
 ARCHS.add("llama-1x64", Arch("llama", 1, 64, 128, 2, positions=128, kv_heads=1))
 ARCHS.add("llama-1x32", Arch("llama", 1, 32, 64, 2, positions=128, kv_heads=1))
+# ki.md §3.7 paper-scale student: the shape of HuggingFaceTB/SmolLM2-360M (32 x 960, FFN 2560, 15
+# heads / 5 KV heads, 8192 positions, tied embeddings); rope_theta stays at LlamaConfig's default
+ARCHS.add("llama-32x960", Arch("llama", 32, 960, 2560, 15, positions=8192, kv_heads=5))
 
 
 def arch_config(arch_id: str, tokenizer: Any, dropout: float = 0.1) -> Any:

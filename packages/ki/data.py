@@ -8,6 +8,10 @@ corrupted set. `load_blocks` is the one place blocks are read; tests replace it 
 
 The GPT arm (§4.8) reads causal blocks through `load_causal_blocks` (`packing="concat"`, no
 masking): a fixed training pool, unmasked validation blocks and the top-k check sequences.
+
+At paper scale (§3.2, §3.7) `data.corpus` names a hub corpus of `shared.corpora_hub` (`wb`,
+`paper-all`, `fineweb-edu`, ...): the same calls stream and cache it, validation comes from its
+held-out 0.5% of documents, and one domain's memory-mapped blocks are never copied (`_stack`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from thunlp_repro.shared.errors import UsageError
+from thunlp_repro.shared.errors import ReproError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,11 @@ def load_tokenizer(name: str) -> Any:
         from thunlp_repro.shared.models import tiny_tokenizer
 
         return tiny_tokenizer()
-    return AutoTokenizer.from_pretrained(src.location)
+    try:
+        return AutoTokenizer.from_pretrained(src.location)
+    except OSError as exc:  # offline hub, unknown id, or an incomplete folder
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReproError(f"cannot load the tokenizer of '{name}' ({src.kind}): {first}") from None
 
 
 def load_blocks(
@@ -91,16 +99,23 @@ def validation_set(
     return ValidationSet(corpus, inputs, select, targets)
 
 
-def train_blocks(cfg: Any, tokenizer: Any, corpus: str | None = None) -> Any:
-    """The training blocks of the run (all domains stacked), after fraction and token caps."""
+def _stack(parts: dict[str, Any]) -> Any:
+    """The domains' blocks in one tensor; a single domain as is (a memory-mapped hub cache of
+    3.4B tokens must stay on disk)."""
     import torch
 
+    values = list(parts.values())
+    return values[0] if len(values) == 1 else torch.cat(values, dim=0)
+
+
+def train_blocks(cfg: Any, tokenizer: Any, corpus: str | None = None) -> Any:
+    """The training blocks of the run (all domains stacked), after fraction and token caps."""
     corpus = corpus or cfg.data.corpus
     parts = load_blocks(
         corpus, tokenizer, cfg.data.block_size, "train", cfg.data.holdout_seed,
         cfg.data.max_train_tokens,
     )  # fmt: skip
-    blocks = torch.cat(list(parts.values()), dim=0)
+    blocks = _stack(parts)
     if cfg.data.train_fraction < 1.0:
         from thunlp_repro.shared.corpora import sample_blocks
 
@@ -129,13 +144,11 @@ def load_causal_blocks(
 def causal_pool(cfg: Any, tokenizer: Any) -> Any:
     """The GPT arm's fixed training pool: `gpt.pool_blocks` blocks (default S x batch) drawn once
     from the training split with the holdout seed; each run shuffles it with its own seed."""
-    import torch
-
-    from thunlp_repro.shared.corpora import sample_blocks
+    from thunlp_repro.shared.corpora import CORPORA, sample_blocks
 
     parts = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "train",
                                cfg.data.holdout_seed, cfg.data.max_train_tokens)  # fmt: skip
-    blocks = torch.cat(list(parts.values()), dim=0)
+    blocks = _stack(parts)
     want = cfg.gpt.pool_blocks or cfg.train.max_steps * cfg.train.global_batch_size
     if blocks.shape[0] == 0:
         raise UsageError(f"corpus {cfg.data.corpus} gave no training block of "
@@ -143,6 +156,8 @@ def causal_pool(cfg: Any, tokenizer: Any) -> Any:
     if blocks.shape[0] < want:
         logger.warning("GPT pool: only %d training blocks for the %d asked; runs will repeat them",
                        blocks.shape[0], want)  # fmt: skip
+    if want >= blocks.shape[0] and CORPORA.get(cfg.data.corpus).source == "hub":
+        return blocks  # all of a memory-mapped split (§3.7): no RAM copy; runs shuffle it anyway
     return sample_blocks(blocks, want, seed=cfg.data.holdout_seed)
 
 
@@ -163,11 +178,8 @@ def causal_validation(cfg: Any, tokenizer: Any) -> dict[str, Any]:
 def check_sequences(cfg: Any, tokenizer: Any) -> Any:
     """The held-out sequences of the top-k check (ki.md §4.8): `gpt.check_sequences` validation
     blocks drawn with `gpt.check_seed`, LongTensor [n, S]."""
-    import torch
-
     from thunlp_repro.shared.corpora import sample_blocks
 
     blocks = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "validation",
                                 cfg.data.holdout_seed, None)  # fmt: skip
-    stacked = torch.cat(list(blocks.values()), dim=0)
-    return sample_blocks(stacked, cfg.gpt.check_sequences, seed=cfg.gpt.check_seed)
+    return sample_blocks(_stack(blocks), cfg.gpt.check_sequences, seed=cfg.gpt.check_seed)

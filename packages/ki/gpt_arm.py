@@ -25,12 +25,27 @@ from thunlp_repro.shared.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
-NOTES = [
+MINI_NOTES = [
     "causal PPL of a SmolLM2-tokenised Llama student; never comparable to the MLM arm's PPL",
     "teacher larger than student: the paper's small -> large direction is inverted (ki.md §4.8)",
     "smollm2-135m is the Instruct model dequantised from Q4_1 GGUF to fp32; its weights carry the"
     " quantisation noise (not measured against the bf16 original, which is not offline)",
 ]
+PAPER_NOTES = [
+    "causal PPL of a SmolLM2-tokenised Llama student; never comparable to the MLM arm's PPL",
+    "teacher (SmolLM2-135M) smaller than student (SmolLM2-360M shape): the paper's direction"
+    " (ki.md §3.7); full-vocabulary KL from the live teacher",
+]
+
+
+def notes_for(cfg: Any) -> list[str]:
+    """The caveats that apply: the offline mini arm's, the paper-scale arm's, or a test's."""
+    teacher = cfg.teacher.name or ""
+    if teacher == "smollm2-135m":
+        return MINI_NOTES
+    if teacher.startswith("random:"):
+        return ["random teacher: a wiring test, not a measurement"]
+    return PAPER_NOTES
 
 
 # ------------------------------------------------------------------------------ one run
@@ -191,7 +206,8 @@ def run_gpt_experiment(preset: str, results_file: Path, overwrite: bool) -> None
     cfg = make_cfg(preset, "gpt")
     if cfg.objective != "causal":
         raise UsageError(
-            f"ki/gpt needs a causal preset {preset}-gpt.yaml (shipped: smoke-gpt, mini-gpt); "
+            f"ki/gpt needs a causal preset {preset}-gpt.yaml (shipped: smoke-gpt, mini-gpt, "
+            "paper-gpt); "
             f"{variant(preset, 'gpt')} has objective={cfg.objective}"
         )
     scratch = student_runs(preset, "gpt", ["ki.schedule=none", "teacher.name=null"],
@@ -250,7 +266,7 @@ def run_gpt_experiment(preset: str, results_file: Path, overwrite: bool) -> None
         "ki": [_slim(r) for r in ki],
         "scratch_s_per_step": sum(r["s_per_step"] or 0 for r in scratch) / len(scratch),
         "ki_s_per_step": sum(r["s_per_step"] or 0 for r in ki) / len(ki),
-        "notes": NOTES,
+        "notes": notes_for(cfg),
     }
     write(preset, "gpt", results_file, metrics, cfg,
           validation="fixed causal blocks (seed 0), every next-token position")  # fmt: skip

@@ -151,8 +151,20 @@ def test_gpt_needs_a_causal_preset(tmp_path):
     from thunlp_repro.ki import experiments as ex
     from thunlp_repro.shared.errors import UsageError
 
-    with pytest.raises(UsageError, match="causal preset paper-gpt.yaml"):
+    with pytest.raises(UsageError, match="causal preset mini-e3-gpt.yaml"):
+        ex.RUNNERS["gpt"]("mini-e3", tmp_path / "x.json", False)
+
+
+def test_gpt_at_paper_scale_offline_fails_with_one_line(tmp_path, monkeypatch):
+    from thunlp_repro.ki import data as ki_data
+    from thunlp_repro.ki import experiments as ex
+    from thunlp_repro.shared.errors import ReproError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ki_data.load_tokenizer.cache_clear()
+    with pytest.raises(ReproError, match="HuggingFaceTB/SmolLM2-135M") as info:
         ex.RUNNERS["gpt"]("paper", tmp_path / "x.json", False)
+    assert "\n" not in str(info.value)
 
 
 def test_cli_topk_check_and_pretrain(tmp_path, run_root):
