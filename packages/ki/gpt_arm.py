@@ -58,53 +58,26 @@ def run_causal(
     table: str = "pretrain",
 ) -> dict[str, Any]:
     """Train one causal run and write `results.json`; returns its `metrics` section."""
-    from thunlp_repro.ki.archs import param_counts
     from thunlp_repro.ki.causal import CausalKIHooks
-    from thunlp_repro.ki.hooks import save_hf
-    from thunlp_repro.ki.pipeline import config_hash
+    from thunlp_repro.ki.pipeline import config_hash, run_metrics, train_and_export
     from thunlp_repro.shared.assets import asset_fingerprints
-    from thunlp_repro.shared.trainer import Engine
 
-    hooks = CausalKIHooks(cfg, snapshot_dir=run.path / "mid")
-    engine = Engine(cfg, hooks, run)
-    hooks.bind(engine.state)
-    fit = engine.fit(resume=resume)
-    student = engine.accelerator.unwrap_model(engine.model).model
-    save_hf(student, hooks.tokenizer, run.export_dir)
-    history = fit.state.history
-    final = history[-1] if history else {}
+    snap = run.path / "mid"
+    hooks = CausalKIHooks(cfg, snapshot_dir=snap)
+    _, fit, student = train_and_export(cfg, hooks, run, resume)
     teacher_eval: dict[str, float] = {}
     if hooks.teacher is not None:
         teacher_eval = teacher_validation_ppl(cfg, hooks.teacher, hooks.tokenizer)
     steps = cfg.train.max_steps
-    wall = float(final.get("wall_s", 0.0))
-    snap = run.path / "mid"
-    metrics: dict[str, Any] = {
+    metrics = {
         "objective": "causal",
-        "final_ppl": final.get("ppl"),
-        "final": {k: v for k, v in final.items() if k.startswith("ppl")},
-        "best_ppl": fit.state.best_metric,
-        "best_step": fit.state.best_step,
-        "steps": steps,
-        "stop_step": hooks.stop if hooks.schedule.needs_stop else None,
-        "schedule": cfg.ki.schedule,
+        **run_metrics(cfg, hooks, fit, student, teacher_eval),
         "kd": cfg.gpt.kd if hooks.schedule.uses_teacher else None,
         "topk": hooks.cache.k if hooks.cache is not None else None,
         "cache": hooks.cache_fill,
-        "teacher_ppl": teacher_eval.get("ppl"),
-        "teacher_eval": teacher_eval,
-        "teacher_calls": hooks.teacher_calls,
         "kd_calls": hooks.kd_calls,
-        "student_params": param_counts(student),
-        "flops_per_step": {"student": hooks.ledger.student, "teacher": hooks.ledger.teacher},
-        "teacher_run_steps": hooks.ledger.teacher_steps,
-        **hooks.ledger.at(steps),
-        "wall_s": wall,
-        "s_per_step": wall / steps if steps else None,
-        "train_blocks": hooks.n_train_blocks,
         "snapshot": str(snap) if (snap / "config.json").is_file() else None,
         "snapshot_step": hooks.snapshot_step,
-        "evals": history,
     }
     meta = {
         "arch": cfg.model.arch, "objective": "causal", "tokenizer": cfg.data.tokenizer,

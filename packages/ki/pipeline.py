@@ -48,6 +48,52 @@ def evaluate_model(hooks: Any, engine: Any, mlm: Any) -> dict[str, float]:
     return ppl_metrics(sums, hooks.val_keys, [vs.corpus for vs in hooks.val_sets])
 
 
+def train_and_export(cfg: Any, hooks: Any, run: Any, resume: str | None) -> tuple[Any, Any, Any]:
+    """Fit the student on the Engine and save it to `run.export_dir`: (engine, fit, student)."""
+    from thunlp_repro.ki.hooks import save_hf
+    from thunlp_repro.shared.trainer import Engine
+
+    engine = Engine(cfg, hooks, run)
+    hooks.bind(engine.state)
+    fit = engine.fit(resume=resume)
+    student = engine.accelerator.unwrap_model(engine.model).model
+    save_hf(student, hooks.tokenizer, run.export_dir)
+    return engine, fit, student
+
+
+def run_metrics(
+    cfg: Any, hooks: Any, fit: Any, student: Any, teacher_eval: dict[str, float]
+) -> dict[str, Any]:
+    """The `metrics` every KI run reports (MLM and causal): the PPL curve and final values,
+    the schedule, the FLOP ledger at the last step and the wall clock."""
+    from thunlp_repro.ki.archs import param_counts
+
+    history = fit.state.history
+    final = history[-1] if history else {}
+    steps = cfg.train.max_steps
+    wall = float(final.get("wall_s", 0.0))
+    return {
+        "final_ppl": final.get("ppl"),
+        "final": {k: v for k, v in final.items() if k.startswith("ppl")},
+        "best_ppl": fit.state.best_metric,
+        "best_step": fit.state.best_step,
+        "steps": steps,
+        "stop_step": hooks.stop if hooks.schedule.needs_stop else None,
+        "schedule": cfg.ki.schedule,
+        "teacher_ppl": teacher_eval.get("ppl"),
+        "teacher_eval": teacher_eval,
+        "teacher_calls": hooks.teacher_calls,
+        "student_params": param_counts(student),
+        "flops_per_step": {"student": hooks.ledger.student, "teacher": hooks.ledger.teacher},
+        "teacher_run_steps": hooks.ledger.teacher_steps,
+        **hooks.ledger.at(steps),
+        "wall_s": wall,
+        "s_per_step": wall / steps if steps else None,
+        "train_blocks": hooks.n_train_blocks,
+        "evals": history,
+    }
+
+
 def run_pretrain(
     cfg: Any,
     run: Any,
@@ -65,44 +111,17 @@ def run_pretrain(
 
         return run_causal(cfg, run, resume=resume, preset=preset, label=label, table=table)
     from thunlp_repro.ki.archs import param_counts
-    from thunlp_repro.ki.hooks import KIHooks, save_hf
+    from thunlp_repro.ki.hooks import KIHooks
     from thunlp_repro.shared.assets import asset_fingerprints
-    from thunlp_repro.shared.trainer import Engine
 
     hooks = KIHooks(cfg)
-    engine = Engine(cfg, hooks, run)
-    hooks.bind(engine.state)
-    fit = engine.fit(resume=resume)
-    student = engine.accelerator.unwrap_model(engine.model).model
-    save_hf(student, hooks.tokenizer, run.export_dir)
-    history = fit.state.history
-    final = history[-1] if history else {}
+    engine, fit, student = train_and_export(cfg, hooks, run, resume)
     teacher_eval: dict[str, float] = {}
     if hooks.teacher is not None:
         teacher_eval = evaluate_model(hooks, engine, hooks.teacher)
+    metrics = run_metrics(cfg, hooks, fit, student, teacher_eval)
+    metrics["teacher_params"] = param_counts(hooks.teacher) if hooks.teacher is not None else None
     steps = cfg.train.max_steps
-    wall = float(final.get("wall_s", 0.0))
-    metrics: dict[str, Any] = {
-        "final_ppl": final.get("ppl"),
-        "final": {k: v for k, v in final.items() if k.startswith("ppl")},
-        "best_ppl": fit.state.best_metric,
-        "best_step": fit.state.best_step,
-        "steps": steps,
-        "stop_step": hooks.stop if hooks.schedule.needs_stop else None,
-        "schedule": cfg.ki.schedule,
-        "teacher_ppl": teacher_eval.get("ppl"),
-        "teacher_eval": teacher_eval,
-        "teacher_calls": hooks.teacher_calls,
-        "student_params": param_counts(student),
-        "teacher_params": param_counts(hooks.teacher) if hooks.teacher is not None else None,
-        "flops_per_step": {"student": hooks.ledger.student, "teacher": hooks.ledger.teacher},
-        "teacher_run_steps": hooks.ledger.teacher_steps,
-        **hooks.ledger.at(steps),
-        "wall_s": wall,
-        "s_per_step": wall / steps if steps else None,
-        "train_blocks": hooks.n_train_blocks,
-        "evals": history,
-    }
     meta = {
         "arch": cfg.model.arch, "init": cfg.model.init, "tokenizer": cfg.data.tokenizer,
         "tokenizer_size": hooks.vocab, "config_hash": config_hash(cfg), "seed": cfg.runtime.seed,
