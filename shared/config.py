@@ -346,6 +346,21 @@ def _build(cls: type[C], data: dict[str, Any]) -> C:
     return cls(**kwargs)
 
 
+def _check_file_extends(
+    pipeline: str | None, preset: str | None, base: Any, config_file: str | Path | None
+) -> None:
+    """A `--config` file may say which preset it layers over (`extends: paper`, like the
+    presets do); it must then be the chosen preset or one the chosen preset extends."""
+    chain = [preset] if preset is not None else []
+    while pipeline is not None and chain and chain[-1] is not None:
+        chain.append(_read_yaml(presets_dir(pipeline) / f"{chain[-1]}.yaml").get("extends"))
+    if base not in chain:
+        raise ConfigError(
+            f"{config_file} extends preset '{base}' but the preset is '{preset}'; "
+            f"run with --preset {base}"
+        )
+
+
 def load_config(
     cls: type[C],
     *,
@@ -371,13 +386,16 @@ def load_config(
     """
     data = to_dict(cls())
     log: list[str] = []
+    user = _read_yaml(Path(config_file)) if config_file is not None else None
+    if user is not None and "extends" in user:
+        _check_file_extends(pipeline, preset, user.pop("extends"), config_file)
     if preset is not None:
         if pipeline is None:
             raise ConfigError("a preset needs a pipeline name")
         for layer in _preset_chain(pipeline, preset):
             log += _merge(data, layer, cls, f"preset {preset}")
-    if config_file is not None:
-        log += _merge(data, _read_yaml(Path(config_file)), cls, str(config_file))
+    if user is not None:
+        log += _merge(data, user, cls, str(config_file))
     for assignment in overrides:
         log += _merge(data, _set_to_nested(assignment), cls, "--set")
     for line in log:

@@ -38,6 +38,19 @@ def test_smoke_preset_extends_mini():
     assert smoke.train.max_steps < mini.train.max_steps
 
 
+def test_a_config_file_may_name_the_preset_it_extends(tmp_path):
+    user = tmp_path / "lite.yaml"
+    user.write_text("extends: mini\ntrain:\n  max_steps: 9\n")
+    cfg, _ = load_config(FinetuneConfig, pipeline="finetune", preset="mini", config_file=user)
+    assert cfg.train.max_steps == 9
+    # smoke extends mini, so a file written against mini layers over smoke too
+    cfg, _ = load_config(FinetuneConfig, pipeline="finetune", preset="smoke", config_file=user)
+    assert cfg.train.max_steps == 9
+    user.write_text("extends: smoke\ntrain:\n  max_steps: 9\n")
+    with pytest.raises(ConfigError, match="extends preset 'smoke' but the preset is 'mini'"):
+        load_config(FinetuneConfig, pipeline="finetune", preset="mini", config_file=user)
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
