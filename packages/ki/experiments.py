@@ -110,10 +110,10 @@ def student_runs(
 
 def _slim(metrics: dict) -> dict:
     """A run's metrics for a result file: the curve kept, bulky eval extras dropped."""
-    keep = ("step", "ppl", "flops_student", "flops_total", "wall_s", "alpha", "ppl_news",
-            "ppl_general")  # fmt: skip
+    keep = ("step", "ppl", "flops_student", "flops_total", "wall_s", "alpha")
     out = {k: v for k, v in metrics.items() if k not in ("evals", "teacher_eval")}
-    out["evals"] = [{k: e[k] for k in keep if k in e} for e in metrics["evals"]]
+    out["evals"] = [{k: v for k, v in e.items() if k in keep or k.startswith("ppl_")}
+                    for e in metrics["evals"]]  # fmt: skip
     return out
 
 
@@ -336,8 +336,10 @@ def run_e6(preset: str, results_file: Path, overwrite: bool) -> None:
             c = make_cfg(preset, "e6", [*common, *sets])
             arms[arm].append(ensure_run(c, preset, f"e6-{arm}-s{seed}", overwrite)[0])
     news = {a: savings(arms["plain"], runs) for a, runs in arms.items() if a != "plain"}
+    # "news" = the new domain, "general" = the first extra validation corpus (forgetting)
+    general_key = f"ppl_{cfg.data.extra_val[0]}" if cfg.data.extra_val else "ppl_general"
     final = {a: {"news": sum(r["final_ppl"] for r in runs) / len(runs),
-                 "general": sum(r["final"].get("ppl_general", float("nan")) for r in runs)
+                 "general": sum(r["final"].get(general_key, float("nan")) for r in runs)
                  / len(runs)} for a, runs in arms.items()}  # fmt: skip
     kn, kg = news["ki-news"]["step_saving"], news["ki-general"]["step_saving"]
     m13 = (kn is not None and kn["mean"] >= 0.2 and final["ki-news"]["news"] <=

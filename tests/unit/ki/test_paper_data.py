@@ -73,3 +73,12 @@ def test_gpt_arm_reads_concat_blocks_of_a_hub_corpus(hub, tok):
     assert torch.equal(causal_pool(whole, tok), split)  # all of it: the cache itself, unshuffled
     val = causal_validation(cfg, tok)
     assert list(val) == ["toy"] and val["toy"].shape == (2, 32)
+
+
+@pytest.mark.parametrize(("exp", "corpus"), [("", "wb"), ("e6", "bio"), ("gpt", "fineweb-edu")])
+def test_paper_experiments_resolve_their_hub_corpora(exp, corpus):
+    cfg = make_cfg("paper", exp)
+    assert cfg.data.corpus == corpus
+    assert cfg.optim.warmup_steps < cfg.train.max_steps and cfg.stop_step() < cfg.train.max_steps
+    if exp == "e6":  # forgetting is scored on the pre-training corpus
+        assert cfg.data.extra_val == ["wb"]
