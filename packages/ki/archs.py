@@ -24,6 +24,7 @@ class Arch:
     heads: int
     positions: int = 128
     kv_heads: int | None = None
+    rope_theta: float = 10000.0  # llama only
 
     @property
     def shape(self) -> str:
@@ -72,8 +73,11 @@ ARCHS.add("llama-4x256", Arch("llama", 4, 256, 688, 4, positions=128, kv_heads=2
 ARCHS.add("llama-1x64", Arch("llama", 1, 64, 128, 2, positions=128, kv_heads=1))
 ARCHS.add("llama-1x32", Arch("llama", 1, 32, 64, 2, positions=128, kv_heads=1))
 # ki.md §3.7 paper-scale student: the shape of HuggingFaceTB/SmolLM2-360M (32 x 960, FFN 2560, 15
-# heads / 5 KV heads, 8192 positions, tied embeddings); rope_theta stays at LlamaConfig's default
-ARCHS.add("llama-32x960", Arch("llama", 32, 960, 2560, 15, positions=8192, kv_heads=5))
+# heads / 5 KV heads, 8192 positions, RoPE theta 100,000, tied embeddings)
+ARCHS.add(
+    "llama-32x960",
+    Arch("llama", 32, 960, 2560, 15, positions=8192, kv_heads=5, rope_theta=100000.0),
+)
 
 
 def arch_config(arch_id: str, tokenizer: Any, dropout: float = 0.1) -> Any:
@@ -107,7 +111,7 @@ def arch_config(arch_id: str, tokenizer: Any, dropout: float = 0.1) -> Any:
         vocab_size=vocab, hidden_size=a.hidden, num_hidden_layers=a.layers,
         num_attention_heads=a.heads, num_key_value_heads=a.kv_heads or a.heads,
         intermediate_size=a.ffn, max_position_embeddings=a.positions,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True, rope_theta=a.rope_theta,
     )  # fmt: skip
 
 

@@ -82,3 +82,14 @@ def test_paper_experiments_resolve_their_hub_corpora(exp, corpus):
     assert cfg.optim.warmup_steps < cfg.train.max_steps and cfg.stop_step() < cfg.train.max_steps
     if exp == "e6":  # forgetting is scored on the pre-training corpus
         assert cfg.data.extra_val == ["wb"]
+
+
+def test_paper_gpt_student_has_smollm2_360m_shape():
+    from thunlp_repro.ki.archs import arch_config
+    from thunlp_repro.shared.models import tiny_tokenizer
+
+    c = arch_config("llama-32x960", tiny_tokenizer())
+    shape = (c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.num_attention_heads,
+             c.num_key_value_heads, c.max_position_embeddings)  # fmt: skip
+    assert shape == (32, 960, 2560, 15, 5, 8192)
+    assert c.rope_parameters["rope_theta"] == 100000.0 and c.tie_word_embeddings
