@@ -108,14 +108,47 @@ def _stack(parts: dict[str, Any]) -> Any:
     return values[0] if len(values) == 1 else torch.cat(values, dim=0)
 
 
+class BlockRows:
+    """The rows of several ``[n_i, S]`` block tensors as one sequence, without concatenating
+    them: a mixture of memory-mapped hub domains (3.4B tokens each) stays on disk. Indexing with
+    an int gives a row view; with a tensor or list of ints, a stacked copy of those rows."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        import bisect
+        import itertools
+
+        self.parts = parts
+        self.starts = [0, *itertools.accumulate(int(p.shape[0]) for p in parts)]
+        self._find = functools.partial(bisect.bisect_right, self.starts)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.starts[-1], int(self.parts[0].shape[1]))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, index: Any) -> Any:
+        import torch
+
+        if isinstance(index, int):
+            if not 0 <= index < len(self):
+                raise IndexError(f"row {index} of {len(self)}")
+            part = self._find(index) - 1
+            return self.parts[part][index - self.starts[part]]
+        return torch.stack([self[int(i)] for i in index])
+
+
 def train_blocks(cfg: Any, tokenizer: Any, corpus: str | None = None) -> Any:
-    """The training blocks of the run (all domains stacked), after fraction and token caps."""
+    """The training blocks of the run (all domains, in order), after fraction and token caps:
+    a tensor for one domain, a `BlockRows` view over a mixture's domains."""
     corpus = corpus or cfg.data.corpus
     parts = load_blocks(
         corpus, tokenizer, cfg.data.block_size, "train", cfg.data.holdout_seed,
         cfg.data.max_train_tokens,
     )  # fmt: skip
-    blocks = _stack(parts)
+    values = list(parts.values())
+    blocks = values[0] if len(values) == 1 else BlockRows(values)
     if cfg.data.train_fraction < 1.0:
         from thunlp_repro.shared.corpora import sample_blocks
 

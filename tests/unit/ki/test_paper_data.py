@@ -93,3 +93,19 @@ def test_paper_gpt_student_has_smollm2_360m_shape():
              c.num_key_value_heads, c.max_position_embeddings)  # fmt: skip
     assert shape == (32, 960, 2560, 15, 5, 8192)
     assert c.rope_parameters["rope_theta"] == 100000.0 and c.tie_word_embeddings
+
+
+def test_a_mixture_is_a_row_view_equal_to_the_concatenation(hub, tok):
+    from thunlp_repro.ki.data import BlockRows
+
+    cfg = make_cfg("smoke", "", ["data.corpus=toy-mix", "data.block_size=32",
+                                 "data.max_train_tokens=256"])  # fmt: skip
+    blocks = train_blocks(cfg, tok)
+    parts = load_blocks("toy-mix", tok, 32, "train", cfg.data.holdout_seed, 256)
+    whole = torch.cat(list(parts.values()))
+    assert isinstance(blocks, BlockRows) and blocks.shape == tuple(whole.shape)
+    assert all(torch.equal(blocks[i], whole[i]) for i in range(len(blocks)))
+    idx = torch.tensor([5, 0, 7])
+    assert torch.equal(blocks[idx], whole[idx])
+    with pytest.raises(IndexError):
+        blocks[len(blocks)]
