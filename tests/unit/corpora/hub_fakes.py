@@ -97,3 +97,12 @@ def toy_tables(n_toy: int = 400) -> dict[tuple[str, str | None, str], Any]:
         ("org/big", None, "train"): rows(made_up_docs(200, "big")),
         ("org/small", None, "train"): rows(made_up_docs(200, "small")),
     }
+
+
+def use_fake_hub(monkeypatch: Any, tmp_path: Any) -> FakeLoad:
+    """Toy corpora registered, `datasets.load_dataset` faked, caches under `tmp_path`."""
+    monkeypatch.setenv("THUNLP_REPRO_HOME", str(tmp_path / "home"))
+    install_toys(monkeypatch)
+    fake = FakeLoad(toy_tables())
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    return fake

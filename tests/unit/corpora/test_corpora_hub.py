@@ -23,12 +23,10 @@ from thunlp_repro.shared.models import tiny_tokenizer
 from .hub_fakes import (
     TOY,
     TOY2,
-    FakeLoad,
     failing_rows,
-    install_toys,
     made_up_docs,
     rows,
-    toy_tables,
+    use_fake_hub,
 )
 
 BLOCK = 32
@@ -36,12 +34,7 @@ BLOCK = 32
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    """Toy corpora registered, `load_dataset` faked, caches under tmp_path."""
-    monkeypatch.setenv("THUNLP_REPRO_HOME", str(tmp_path / "home"))
-    install_toys(monkeypatch)
-    fake = FakeLoad(toy_tables())
-    monkeypatch.setattr(datasets, "load_dataset", fake)
-    return fake
+    return use_fake_hub(monkeypatch, tmp_path)
 
 
 def _split_docs(spec, src, split):

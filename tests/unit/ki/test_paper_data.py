@@ -4,7 +4,6 @@ documents, and the GPT arm's pool and validation read `concat` blocks."""
 
 from __future__ import annotations
 
-import datasets
 import pytest
 import torch
 
@@ -19,16 +18,12 @@ from thunlp_repro.ki.experiments import make_cfg
 from thunlp_repro.ki.masking import MaskSpec
 from thunlp_repro.shared.corpora import pack_corpus
 
-from ..corpora.hub_fakes import FakeLoad, install_toys, toy_tables
+from ..corpora.hub_fakes import use_fake_hub
 
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    monkeypatch.setenv("THUNLP_REPRO_HOME", str(tmp_path / "home"))
-    install_toys(monkeypatch)
-    fake = FakeLoad(toy_tables())
-    monkeypatch.setattr(datasets, "load_dataset", fake)
-    return fake
+    return use_fake_hub(monkeypatch, tmp_path)
 
 
 @pytest.fixture
