@@ -79,7 +79,17 @@ def _header(summary: dict[str, Any]) -> str:
             f"`{summary.get('embedder')}`, run `{summary.get('label')}`; "
             f"{summary.get('n_finished')} of {summary.get('n_tasks')} tasks finished "
             f"(statuses: {_kv(summary.get('statuses'))}); SRDD rows {srdd.get('rows')} sha256 "
-            f"{sha or '—'}; switches: {_kv(sw)}.")  # fmt: skip
+            f"{sha or '—'}; switches: {_kv(sw)}.{_budget_note(summary)}")  # fmt: skip
+
+
+def _budget_note(summary: dict[str, Any]) -> str:
+    n = (summary.get("statuses") or {}).get("budget_exceeded")
+    if not n:
+        return ""
+    return (
+        f" {n} project(s) hit the preset's budget (tokens, calls or wall seconds): the chain"
+        " stopped there and the project is scored as written by then."
+    )
 
 
 def _kv(d: dict[str, Any] | None) -> str:

@@ -99,3 +99,12 @@ def test_ablation_labels_and_table4_layout():
     assert "| 0.750 | 1.000 | 0.500 | 0.375 |" in rows["<=Testing"]  # = the full chain
     assert "| 0.250 | 1.000 | 0.500 | 0.125 |" in rows["\\CDH"]
     assert rows["\\Roles"].count("—") == 9  # not run
+
+
+def test_report_header_says_when_projects_hit_the_budget():
+    from thunlp_repro.chatdev.report import _header
+
+    base = {"model": "m", "backend": "local", "n_tasks": 2, "n_finished": 2}
+    assert "budget" not in _header({**base, "statuses": {"done": 2}})
+    text = _header({**base, "statuses": {"budget_exceeded": 1, "done": 1}})
+    assert "1 project(s) hit the preset's budget" in text and "scored as written" in text
