@@ -31,6 +31,8 @@ from thunlp_repro.shared.reporting.tables import comparison_table, markdown_tabl
 
 METRIC_NAMES = {"completeness": "Completeness", "executability": "Executability",
                 "consistency": "Consistency"}  # fmt: skip
+#: Column names of the per-variant cells (C, E, S, Q for each metric variant) in T4 and T5.
+VARIANT_COLUMNS = [f"{m} {v}" for v in ("compat", "strict") for m in "CESQ"]
 ABLATION_ORDER = ("ChatDev", "<=Coding", "<=Complete", "<=Review", "<=Testing", "\\CDH", "\\Roles")
 UNTIL_LABELS = {"Coding": "<=Coding", "CodeCompleteAll": "<=Complete", "CodeReview": "<=Review",
                 "Test": "<=Testing"}  # fmt: skip
@@ -233,22 +235,7 @@ def table4_markdown(summaries: list[dict[str, Any]]) -> str:
             cells.append(agg.get("quality_product_of_means"))
         cells.append((s or {}).get("n_finished"))
         rows.append(cells)
-    headers = [
-        "variant",
-        "C paper",
-        "E paper",
-        "S paper",
-        "Q paper",
-        "C compat",
-        "E compat",
-        "S compat",
-        "Q compat",
-        "C strict",
-        "E strict",
-        "S strict",
-        "Q strict",
-        "n",
-    ]
+    headers = ["variant", "C paper", "E paper", "S paper", "Q paper", *VARIANT_COLUMNS, "n"]
     return (markdown_table(headers, rows) + "\n\nPaper values [paper], Table 4; ours: Q = "
             "product of means; `—` = that ablation has not been run (`thunlp-repro chatdev batch "
             "--until PHASE | --no-dehallucination | --no-roles`).")  # fmt: skip
@@ -256,27 +243,10 @@ def table4_markdown(summaries: list[dict[str, Any]]) -> str:
 
 def per_category_markdown(summary: dict[str, Any]) -> str:
     """T5: n, the four metrics (both variants), mean tokens and time per SRDD category."""
-    rows = []
-    for cat, e in (summary.get("per_category") or {}).items():
-        rows.append([cat, e.get("n"), e.get("compatible.completeness"),
-                     e.get("compatible.executability"), e.get("compatible.consistency"),
-                     e.get("compatible.quality"), e.get("strict.completeness"),
-                     e.get("strict.executability"), e.get("strict.consistency"),
-                     e.get("strict.quality"), e.get("tokens"), e.get("seconds")])  # fmt: skip
-    headers = [
-        "category",
-        "n",
-        "C compat",
-        "E compat",
-        "S compat",
-        "Q compat",
-        "C strict",
-        "E strict",
-        "S strict",
-        "Q strict",
-        "tokens",
-        "seconds",
-    ]
+    keys = [f"{v}.{m}" for v in ("compatible", "strict") for m in (*METRIC_NAMES, "quality")]
+    rows = [[cat, e.get("n"), *(e.get(k) for k in keys), e.get("tokens"), e.get("seconds")]
+            for cat, e in (summary.get("per_category") or {}).items()]  # fmt: skip
+    headers = ["category", "n", *VARIANT_COLUMNS, "tokens", "seconds"]
     return markdown_table(headers, rows)
 
 
