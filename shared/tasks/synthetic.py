@@ -261,19 +261,7 @@ def _generate(
     salt: str,
     kind: str,
     allow_short: bool = False,
-) -> tuple[list[Example], GenStats]:
-    return _generate_at(gen, docs, n, seed, salt, kind, NEG_TOLERANCE, allow_short)
-
-
-def _generate_at(
-    gen: Generator,
-    docs: Sequence[Doc],
-    n: int,
-    seed: int,
-    salt: str,
-    kind: str,
-    tolerance: float,
-    allow_short: bool = False,
+    tolerance: float = NEG_TOLERANCE,
 ) -> tuple[list[Example], GenStats]:
     num = 3 if kind == "nli" else 2
     quota = balanced_quota(n, num)
