@@ -184,8 +184,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _preset_chain(pipeline: str, preset: str, seen: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The preset's YAML and the presets it `extends:`, base first."""
+def _preset_chain(
+    pipeline: str, preset: str, seen: tuple[str, ...] = ()
+) -> list[tuple[str, dict[str, Any]]]:
+    """(name, YAML) of the preset and of the presets it `extends:`, base first."""
     path = presets_dir(pipeline) / f"{preset}.yaml"
     if not path.is_file():
         known = list_presets(pipeline)
@@ -198,7 +200,7 @@ def _preset_chain(pipeline: str, preset: str, seen: tuple[str, ...] = ()) -> lis
     data = _read_yaml(path)
     base = data.pop("extends", None)
     chain = _preset_chain(pipeline, base, (*seen, preset)) if base else []
-    return [*chain, data]
+    return [*chain, (preset, data)]
 
 
 def _is_config_dataclass(tp: Any) -> bool:
@@ -346,21 +348,6 @@ def _build(cls: type[C], data: dict[str, Any]) -> C:
     return cls(**kwargs)
 
 
-def _check_file_extends(
-    pipeline: str | None, preset: str | None, base: Any, config_file: str | Path | None
-) -> None:
-    """A `--config` file may say which preset it layers over (`extends: paper`, like the
-    presets do); it must then be the chosen preset or one the chosen preset extends."""
-    chain = [preset] if preset is not None else []
-    while pipeline is not None and chain and chain[-1] is not None:
-        chain.append(_read_yaml(presets_dir(pipeline) / f"{chain[-1]}.yaml").get("extends"))
-    if base not in chain:
-        raise ConfigError(
-            f"{config_file} extends preset '{base}' but the preset is '{preset}'; "
-            f"run with --preset {base}"
-        )
-
-
 def load_config(
     cls: type[C],
     *,
@@ -386,14 +373,20 @@ def load_config(
     """
     data = to_dict(cls())
     log: list[str] = []
-    user = _read_yaml(Path(config_file)) if config_file is not None else None
-    if user is not None and "extends" in user:
-        _check_file_extends(pipeline, preset, user.pop("extends"), config_file)
+    chain: list[tuple[str, dict[str, Any]]] = []
     if preset is not None:
         if pipeline is None:
             raise ConfigError("a preset needs a pipeline name")
-        for layer in _preset_chain(pipeline, preset):
+        chain = _preset_chain(pipeline, preset)
+        for _, layer in chain:
             log += _merge(data, layer, cls, f"preset {preset}")
+    user = _read_yaml(Path(config_file)) if config_file is not None else None
+    # a --config file may name the preset it layers over (`extends: paper`, as presets do):
+    # it must be the chosen preset or one the chosen preset extends
+    base = (user or {}).pop("extends", None)
+    if base is not None and base not in [name for name, _ in chain]:
+        raise ConfigError(f"{config_file} extends preset '{base}' but the preset is '{preset}'; "
+                          f"run with --preset {base}")  # fmt: skip
     if user is not None:
         log += _merge(data, user, cls, str(config_file))
     for assignment in overrides:
