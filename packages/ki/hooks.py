@@ -295,7 +295,11 @@ def collate_eval(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def score_loader(forward: Any, loader: Any, accelerator: Any, vocab: int) -> dict[int, list]:
-    """Σ NLL and n per validation key (corpus-domain) of the student's own MLM."""
+    """Σ NLL and n per validation key (corpus-domain) of the student's own MLM.
+
+    Sums are gathered per row: `gather_for_metrics` trims a partial last batch by rows, so
+    gathering per-token tensors would silently drop tokens.
+    """
     sums: dict[int, list[float]] = {}
     with torch.no_grad():
         for batch in loader:
@@ -303,13 +307,16 @@ def score_loader(forward: Any, loader: Any, accelerator: Any, vocab: int) -> dic
             logits = forward(ids, sel)[:, :vocab].float()
             tgt = batch["targets"][sel]
             nll = torch.nn.functional.cross_entropy(logits, tgt, reduction="none")
-            row = batch["key"].unsqueeze(1).expand_as(sel)[sel]
-            nll, row = accelerator.gather_for_metrics((nll, row))
-            for k in row.unique().tolist():
-                m = row == k
+            rows = torch.arange(sel.shape[0], device=sel.device).unsqueeze(1).expand_as(sel)[sel]
+            per_row = torch.zeros(sel.shape[0], device=nll.device).index_add_(0, rows, nll)
+            per_row, count, key = accelerator.gather_for_metrics(
+                (per_row, sel.sum(1), batch["key"])
+            )
+            for k in key.unique().tolist():
+                m = key == k
                 acc = sums.setdefault(int(k), [0.0, 0])
-                acc[0] += float(nll[m].sum())
-                acc[1] += int(m.sum())
+                acc[0] += float(per_row[m].sum())
+                acc[1] += int(count[m].sum())
     return sums
 
 

@@ -158,3 +158,32 @@ def test_crossing_and_savings_on_synthetic_curves():
     assert out["step_saving"]["mean"] == pytest.approx(0.5)
     assert out["flop_saving_with_teacher"]["mean"] == pytest.approx(1 - 22.0 / 40.0)
     assert out["flop_saving_without_teacher"]["mean"] == pytest.approx(0.5)
+
+
+def test_validation_nll_counts_every_token_of_a_partial_last_batch():
+    """`gather_for_metrics` trims the last batch by rows; the per-key sums must not lose tokens."""
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+
+    from thunlp_repro.ki.hooks import collate_eval, score_loader
+
+    g = torch.Generator().manual_seed(0)
+    rows = [{"input_ids": torch.randint(0, 50, (12,), generator=g),
+             "select": torch.rand(12, generator=g) < 0.5,
+             "targets": torch.randint(0, 50, (12,), generator=g), "key": i % 3}
+            for i in range(40)]  # fmt: skip
+    table = torch.randn(50, 50, generator=g)
+
+    def forward(ids, sel):
+        return table[ids][sel]
+
+    acc = Accelerator(cpu=True)
+    loader = acc.prepare(DataLoader(rows, batch_size=32, collate_fn=collate_eval))  # 32 + 8
+    got = score_loader(forward, loader, acc, 50)
+    for k in range(3):
+        mine = [r for r in rows if r["key"] == k]
+        logits = torch.cat([table[r["input_ids"]][r["select"]] for r in mine])
+        tgt = torch.cat([r["targets"][r["select"]] for r in mine])
+        nll = torch.nn.functional.cross_entropy(logits, tgt, reduction="sum")
+        assert got[k][1] == int(sum(r["select"].sum() for r in mine))
+        assert got[k][0] == pytest.approx(float(nll), rel=1e-5)
