@@ -21,10 +21,12 @@ logger = logging.getLogger(__name__)
 def config_hash(cfg: Any) -> str:
     """sha256 (first 12 hex) of the resolved config: the run cache key.
 
-    The `gpt` block only matters to causal runs; it is left out of masked-LM hashes so that
-    MLM runs cached before the GPT arm existed keep their keys.
+    The `exp` block plans experiments (their arms become overrides of the run's own fields), so
+    it is left out: editing an experiment's plan must not retrain the runs it shares. The `gpt`
+    block only matters to causal runs; it is left out of masked-LM hashes.
     """
     d = to_dict(cfg)
+    d.pop("exp", None)
     if d.get("objective", "mlm") == "mlm":
         d.pop("gpt", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
