@@ -144,7 +144,10 @@ class ExperimentConfig:
     tasks: list[str] = field(
         default_factory=lambda: ["trec", "sent-movie"], metadata=_h("E7 downstream tasks")
     )
+    domain_task: str = field(default="bbc", metadata=_h("E7 task of the E6 arms"))
     finetune_epochs: int = field(default=3, metadata=_h("E7 epochs"))
+    finetune_lr: float = field(default=1e-4, metadata=_h("E7 peak LR"))
+    finetune_lr_g3: float = field(default=5e-5, metadata=_h("E7 peak LR of the G3 students"))
     finetune_train_limit: int = field(default=2000, metadata=_h("E7 train examples"))
 
 

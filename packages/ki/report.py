@@ -209,8 +209,8 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     if "e7-downstream" in by:
         m = by["e7-downstream"]["metrics"]["accuracy"]
         tasks = sorted({t for v in m.values() for t in v})
-        rows = [[arm] + [f"{m[arm][t]['mean']:.3f} ± {m[arm][t]['sd']:.3f}" for t in tasks]
-                for arm in sorted(m)]  # fmt: skip
+        rows = [[arm] + [f"{m[arm][t]['mean']:.3f} ± {m[arm][t]['sd']:.3f}" if t in m[arm]
+                         else "—" for t in tasks] for arm in sorted(m)]  # fmt: skip
         parts.append(
             "### T4 downstream (E7, test accuracy)\n\n"
             + markdown_table(["checkpoint", *tasks], rows)

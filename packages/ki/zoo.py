@@ -111,8 +111,7 @@ def build(preset: str = "mini", names: list[str] | None = None) -> list[tuple[st
             arch = e.arch if preset == "mini" else cfg.model.arch
             c = ex.make_cfg(preset, "", ["ki.schedule=none", "teacher.name=null",
                                          f"model.arch={arch}", "runtime.seed=0"])  # fmt: skip
-            src = str(ex.ensure_run(c, preset, "scratch-s0" if arch == cfg.model.arch
-                                    else f"ladder-{arch}-s0")[1] / "export")  # fmt: skip
+            src = str(ex.ensure_run(c, preset, ex.scratch_tag(cfg, arch, 0))[1] / "export")
         else:
             t_dir, _ = ex.ensure_teacher(preset, cfg.exp.teacher_arch)
             c = ex.make_cfg(preset, "", [f"teacher.name={t_dir}", "runtime.seed=0"])
