@@ -3,12 +3,14 @@
 Verbs: `pretrain` (one run: teacher, scratch baseline or KI student), `compare` (E1 KI vs
 scratch; `--experiment e5|gpt`), `topk-check` (choosing k for the GPT arm's cache, §4.8),
 `sweep` (E2 schedules; `--experiment e3|e4` teachers), `domain`
-(E6), `downstream` (E7), `report`, and `zoo build|list`. Only typer, the standard library and
+(E6), `downstream` (E7), `report`, `zoo build|list`, and `prepare-data` (corpus caches
+before `accelerate launch`). Only typer, the standard library and
 `cli.common` are imported at module level; the pipeline is imported inside the commands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -40,7 +42,7 @@ ExperimentOpt = typer.Option(None, "--experiment", "-e", help="experiment id (se
 
 
 def _experiment(preset: str, table: str, results: Path, overwrite: bool, config: Path | None,
-                set_: list[str] | None) -> Path:  # fmt: skip
+                set_: list[str] | None, runner: Callable | None = None) -> Path:  # fmt: skip
     from thunlp_repro.ki import experiments as ex
     from thunlp_repro.shared.experiments import results_file
 
@@ -48,7 +50,7 @@ def _experiment(preset: str, table: str, results: Path, overwrite: bool, config:
         fail("experiment verbs take their settings from the preset and its variants; "
              "use `ki pretrain` with --config/--set for a single custom run")  # fmt: skip
     target = results_file(preset, "ki", table, results)
-    ex.RUNNERS[table](preset, target, overwrite)
+    (runner or ex.RUNNERS[table])(preset, target, overwrite)
     typer.echo(str(target))
     return target
 
@@ -180,9 +182,18 @@ def downstream(
     resume: str | None = ResumeOpt,
     results: Path = ResultsOpt,
     overwrite: bool = OverwriteOpt,
+    part: list[str] | None = typer.Option(
+        None, "--part", help="only these model groups: e1 (E1 arms + teacher), e5 (G3), e6"
+    ),
 ) -> None:
-    """E7: fine-tune the E1 students and the teacher on the preset's tasks."""
-    _experiment(preset, "e7-downstream", results, overwrite, config, set_)
+    """E7: fine-tune the E1 and E5 students and the teacher on the preset's tasks, E6's arms on
+    its domain task."""
+    from functools import partial
+
+    from thunlp_repro.ki import experiments as ex
+
+    runner = partial(ex.run_e7, parts=part) if part else ex.run_e7
+    _experiment(preset, "e7-downstream", results, overwrite, config, set_, runner)
 
 
 @app.command(rich_help_panel="Reproduce")
@@ -201,6 +212,22 @@ def report(
 
     for path in write_report(results, out):
         typer.echo(str(path))
+
+
+@app.command("prepare-data", rich_help_panel="Utilities")
+@handle_errors
+def prepare_data(
+    preset: str = PresetOpt,
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="an experiment variant's corpora (e6, gpt, ...)"
+    ),
+) -> None:
+    """Build the preset's corpus caches in one process; run it before `accelerate launch`."""
+    from thunlp_repro.ki.data import prepare_corpora
+    from thunlp_repro.ki.experiments import make_cfg
+
+    for line in prepare_corpora(make_cfg(preset, experiment or "")):
+        typer.echo(line)
 
 
 @app.command("list", rich_help_panel="Utilities")

@@ -110,32 +110,38 @@ def _stack(parts: dict[str, Any]) -> Any:
 
 class BlockRows:
     """The rows of several ``[n_i, S]`` block tensors as one sequence, without concatenating
-    them: a mixture of memory-mapped hub domains (3.4B tokens each) stays on disk. Indexing with
-    an int gives a row view; with a tensor or list of ints, a stacked copy of those rows."""
+    them: a mixture of memory-mapped hub domains (3.4B tokens each) stays on disk. With `rows`,
+    a view of those rows only, in that order (the GPT arm's pool drawn from a hub split).
+    Indexing with an int gives a row view; with a slice, a tensor or list of ints, a stacked
+    copy of those rows."""
 
-    def __init__(self, parts: list[Any]) -> None:
+    def __init__(self, parts: list[Any], rows: Any = None) -> None:
         import bisect
         import itertools
 
         self.parts = parts
+        self.rows = rows
         self.starts = [0, *itertools.accumulate(int(p.shape[0]) for p in parts)]
         self._find = functools.partial(bisect.bisect_right, self.starts)
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.starts[-1], int(self.parts[0].shape[1]))
+        return (len(self), int(self.parts[0].shape[1]))
 
     def __len__(self) -> int:
-        return self.starts[-1]
+        return self.starts[-1] if self.rows is None else len(self.rows)
 
     def __getitem__(self, index: Any) -> Any:
         import torch
 
+        if isinstance(index, slice):
+            index = range(*index.indices(len(self)))
         if isinstance(index, int):
             if not 0 <= index < len(self):
                 raise IndexError(f"row {index} of {len(self)}")
-            part = self._find(index) - 1
-            return self.parts[part][index - self.starts[part]]
+            row = index if self.rows is None else int(self.rows[index])
+            part = self._find(row) - 1
+            return self.parts[part][row - self.starts[part]]
         return torch.stack([self[int(i)] for i in index])
 
 
@@ -177,6 +183,8 @@ def load_causal_blocks(
 def causal_pool(cfg: Any, tokenizer: Any) -> Any:
     """The GPT arm's fixed training pool: `gpt.pool_blocks` blocks (default S x batch) drawn once
     from the training split with the holdout seed; each run shuffles it with its own seed."""
+    import torch
+
     from thunlp_repro.shared.corpora import CORPORA, sample_blocks
 
     parts = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "train",
@@ -189,9 +197,14 @@ def causal_pool(cfg: Any, tokenizer: Any) -> Any:
     if blocks.shape[0] < want:
         logger.warning("GPT pool: only %d training blocks for the %d asked; runs will repeat them",
                        blocks.shape[0], want)  # fmt: skip
-    if want >= blocks.shape[0] and CORPORA.get(cfg.data.corpus).source == "hub":
+    if CORPORA.get(cfg.data.corpus).source != "hub":
+        return sample_blocks(blocks, want, seed=cfg.data.holdout_seed)
+    if want >= blocks.shape[0]:
         return blocks  # all of a memory-mapped split (§3.7): no RAM copy; runs shuffle it anyway
-    return sample_blocks(blocks, want, seed=cfg.data.holdout_seed)
+    # the rows sample_blocks would draw, as a view: a paper-scale pool stays on disk
+    g = torch.Generator().manual_seed(cfg.data.holdout_seed)
+    rows = torch.randperm(blocks.shape[0], generator=g)[:want]
+    return BlockRows(blocks.parts if isinstance(blocks, BlockRows) else [blocks], rows)
 
 
 def causal_validation(cfg: Any, tokenizer: Any) -> dict[str, Any]:
@@ -216,3 +229,22 @@ def check_sequences(cfg: Any, tokenizer: Any) -> Any:
     blocks = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "validation",
                                 cfg.data.holdout_seed, None)  # fmt: skip
     return sample_blocks(_stack(blocks), cfg.gpt.check_sequences, seed=cfg.gpt.check_seed)
+
+
+def prepare_corpora(cfg: Any) -> list[str]:
+    """Build (or find) every corpus cache a run of `cfg` reads, in this one process.
+
+    Run it before `accelerate launch` at paper scale: a hub cache takes hours to stream, and
+    otherwise rank 0 builds it while the other ranks wait on its lock. Returns a line per split.
+    """
+    tok = load_tokenizer(cfg.data.tokenizer)
+    load = load_causal_blocks if cfg.objective == "causal" else load_blocks
+    lines = []
+    wanted = [(cfg.data.corpus, "train"), (cfg.data.corpus, "validation")]
+    wanted += [(extra, "validation") for extra in cfg.data.extra_val]  # scored, never trained on
+    for corpus, split in wanted:
+        cap = cfg.data.max_train_tokens if split == "train" else None
+        parts = load(corpus, tok, cfg.data.block_size, split, cfg.data.holdout_seed, cap)
+        sizes = ", ".join(f"{dom} {int(b.shape[0]):,}" for dom, b in parts.items())
+        lines.append(f"{corpus} {split}: {sizes} blocks of {cfg.data.block_size} tokens")
+    return lines
