@@ -39,6 +39,10 @@ def _ms(d: dict | None, pct: bool = True) -> str:
     return f"{f(d['mean'])}{unit} ± {f(d['sd'])} [{f(d['min'])}, {f(d['max'])}] (n={d['n']})"
 
 
+def _acc(cell: dict | None) -> str:
+    return "—" if cell is None else f"{cell['mean']:.3f} ± {cell['sd']:.3f}"
+
+
 def _savings_row(name: str, sav: dict) -> list[str]:
     return [name, format_float(sav["target_ppl"], 2), _ms(sav["steps_to_target"], pct=False),
             _ms(sav["step_saving"]), _ms(sav["flop_saving_with_teacher"]),
@@ -59,6 +63,7 @@ def _plot(
     vline: float | None = None,
     hline: dict[str, float] | None = None,
     ylabel: str = "validation MLM perplexity",
+    y: str = "ppl",
 ) -> str:
     import matplotlib
 
@@ -72,7 +77,7 @@ def _plot(
         for st in steps:
             pts = [next(e for e in r["evals"] if e["step"] == st) for r in runs]
             xs.append(sum(p.get(x, st) if x != "step" else st for p in pts) / len(pts))
-            ys = [p["ppl"] for p in pts]
+            ys = [p[y] for p in pts]
             mean.append(sum(ys) / len(ys))
             lo.append(min(ys))
             hi.append(max(ys))
@@ -194,23 +199,35 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
             "### T5 generations (E5)\n\n"
             + markdown_table(SAV_HEAD, [_savings_row("G3 chained from G2-KI", m["savings"])])
         )
+        T = by["e5-generations"]["config"]["ki"]["stop_step"]
+        groups = {"G3 scratch": m["scratch"], "G3 chained from G2-KI": m["chain"]}
+        parts.append(_plot(out_dir, "f6.png", groups, "step", "F6: E5 generation 3", vline=T))
     if "e6-domain" in by:
         m = by["e6-domain"]["metrics"]
         rows = [_savings_row(k, v) for k, v in sorted(m["savings_news"].items())]
-        fin = [[a, format_float(v["news"], 2), format_float(v["general"], 2)]
+        acc = by.get("e7-downstream", {}).get("metrics", {}).get("accuracy", {})
+        task = by["e6-domain"]["config"]["exp"].get("domain_task", "bbc")
+        fin = [[a, format_float(v["news"], 2), format_float(v["general"], 2),
+                _acc(acc.get(f"e6-{a}", {}).get(task))]
                for a, v in sorted(m["final"].items())]  # fmt: skip
         parts.append(
             "### T3 domain adaptation (E6, news PPL; savings vs plain continued MLM)"
             "\n\n"
             + markdown_table(SAV_HEAD, rows)
             + "\n\n"
-            + markdown_table(["arm", "final news PPL", "final general PPL"], fin)
+            + markdown_table(
+                ["arm", "final news PPL", "final general PPL", f"{task} accuracy (E7)"], fin
+            )  # fmt: skip
         )
+        T = by["e6-domain"]["config"]["ki"]["stop_step"]
+        parts.append(_plot(out_dir, "f7.png", m["runs"], "step", "F7: E6 news PPL", vline=T))
+        title = "F7: E6 general PPL (forgetting)"
+        parts.append(_plot(out_dir, "f7-general.png", m["runs"], "step", title, vline=T,
+                           y="ppl_general"))  # fmt: skip
     if "e7-downstream" in by:
         m = by["e7-downstream"]["metrics"]["accuracy"]
         tasks = sorted({t for v in m.values() for t in v})
-        rows = [[arm] + [f"{m[arm][t]['mean']:.3f} ± {m[arm][t]['sd']:.3f}" if t in m[arm]
-                         else "—" for t in tasks] for arm in sorted(m)]  # fmt: skip
+        rows = [[arm] + [_acc(m[arm].get(t)) for t in tasks] for arm in sorted(m)]
         parts.append(
             "### T4 downstream (E7, test accuracy)\n\n"
             + markdown_table(["checkpoint", *tasks], rows)
