@@ -133,6 +133,7 @@ def write(
     cfg: Any,
     validation: str = "fixed masked set (seed 0)",
 ) -> None:
+    from thunlp_repro.shared.env import hardware
     from thunlp_repro.shared.io import atomic_write_json
     from thunlp_repro.shared.reporting.results import build_results
 
@@ -142,7 +143,7 @@ def write(
         config=to_dict(cfg), metrics=metrics,
         eval_info={"validation": validation, "batch_size": cfg.eval.batch_size,
                    "val_blocks_per_domain": cfg.data.val_blocks},
-        meta={"seeds": cfg.exp.seeds},
+        meta={"seeds": cfg.exp.seeds, "hardware": hardware()},
     )  # fmt: skip
     atomic_write_json(results_file, doc)
 

@@ -39,6 +39,13 @@ def _ms(d: dict | None, pct: bool = True) -> str:
     return f"{f(d['mean'])}{unit} ± {f(d['sd'])} [{f(d['min'])}, {f(d['max'])}] (n={d['n']})"
 
 
+def _hardware(meta: dict) -> str:
+    h = meta.get("hardware")
+    if h is None:
+        return meta.get("device", "hardware not recorded")
+    return ", ".join(h["gpus"]) if h["gpus"] else f"CPU ({h['cpu_count']} cores)"
+
+
 def _acc(cell: dict | None) -> str:
     return "—" if cell is None else f"{cell['mean']:.3f} ± {cell['sd']:.3f}"
 
@@ -122,6 +129,11 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
              "fixed masked validation set; savings are against the mean final PPL of the scratch "
              "seeds (P*), per KI seed, as mean ± sd [min, max]. FLOPs follow ki.md §2.6; the "
              "teacher's own pre-training is a sunk cost, reported separately."]  # fmt: skip
+    where: dict[str, list[str]] = {}
+    for table, r in sorted(by.items()):
+        where.setdefault(_hardware(r.get("meta", {})), []).append(table)
+    parts.append("Hardware: " + "; ".join(f"{', '.join(t)}: {h}" for h, t in where.items())
+                 + " (step and FLOP savings do not depend on it; wall-clock does).")  # fmt: skip
     if "e1-ki-vs-scratch" in by:
         m = by["e1-ki-vs-scratch"]["metrics"]
         sav = m["savings"]
