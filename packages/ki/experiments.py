@@ -16,6 +16,7 @@ from typing import Any
 from thunlp_repro.ki.analysis import no_fall_behind, savings, verdict
 from thunlp_repro.shared.config import load_config, presets_dir, to_dict
 from thunlp_repro.shared.errors import UsageError
+from thunlp_repro.shared.paths import runs_root
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +56,22 @@ def ensure_run(cfg: Any, preset: str, tag: str, overwrite: bool = False) -> tupl
     name = f"{preset}-{tag}-{config_hash(cfg)}"
     run, finished = RunDir.reuse_or_start("ki", cfg, name, overwrite=overwrite)
     if finished:
-        return read_json(run.results_path)["metrics"], run.path
-    metrics = run_pretrain(cfg, run, resume="auto" if run.resumed else None, preset=preset,
-                           label=tag, table="pretrain")  # fmt: skip
-    return metrics, run.path
+        metrics = read_json(run.results_path)["metrics"]
+    else:
+        metrics = run_pretrain(cfg, run, resume="auto" if run.resumed else None, preset=preset,
+                               label=tag, table="pretrain")  # fmt: skip
+    # provenance for the report's T8: the run folder (its name ends in the config hash), seed
+    return {**metrics, "run": run.path.name, "seed": cfg.runtime.seed}, run.path
+
+
+def train_curve(run_path: Path) -> dict[str, list[float]]:
+    """α_t, L_MLM and L_KD at each logged step of one run (the report's F4), from its log."""
+    import json
+
+    rows = [json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines()
+            if '"train/alpha"' in line]  # fmt: skip
+    return {"step": [r["step"] for r in rows],
+            **{k: [r[f"train/{k}"] for r in rows] for k in ("alpha", "mlm", "kd")}}  # fmt: skip
 
 
 def teacher_sets(cfg: Any) -> list[str]:
@@ -192,6 +205,7 @@ def run_e1(preset: str, results_file: Path, overwrite: bool) -> None:
         "scratch": [_slim(r) for r in scratch],
         "ki": [_slim(r) for r in ki],
         "goal_70pct_steps": None if step is None else (1 - step["mean"]) <= 0.70,
+        "diagnostics": train_curve(runs_root() / "ki" / ki[0]["run"]),
     }
     write(preset, "e1-ki-vs-scratch", results_file, metrics, cfg)
 

@@ -164,6 +164,8 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
                 hl,
             )
         )
+        if m.get("diagnostics"):
+            parts.append(_plot_diagnostics(out_dir, m["diagnostics"], T))
     if "e2-schedule" in by:
         m = by["e2-schedule"]["metrics"]
         rows = [_savings_row(k, v) for k, v in sorted(m["arms"].items())]
@@ -205,6 +207,10 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
                 rows,
             )
         )
+    sweeps = {k: by[k]["metrics"]["teachers"] for k in ("e3-teacher-arch", "e4-teacher-data")
+              if k in by}  # fmt: skip
+    if sweeps:
+        parts.append(_plot_teachers(out_dir, sweeps))
     if "e5-generations" in by:
         m = by["e5-generations"]["metrics"]
         parts.append(
@@ -247,7 +253,93 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     if "gpt" in by:
         parts.append(gpt_section(by["gpt"], out_dir))
     parts.append("### T7 acceptance\n\n" + _acceptance(results))
+    parts.append("### T8 provenance\n\n" + _provenance(by))
     return "\n\n".join(parts)
+
+
+def _run_metrics(node: Any) -> list[dict]:
+    """Every run's metrics inside a result's metrics (any dict with an eval curve and steps)."""
+    if isinstance(node, dict):
+        if "evals" in node and "steps" in node:
+            return [node]
+        return [r for v in node.values() for r in _run_metrics(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _run_metrics(v)]
+    return []
+
+
+def _provenance(by: dict[str, dict]) -> str:
+    """T8: one row per run (a run shared by several experiments is listed once)."""
+    rows, seen = [], set()
+    for table, r in sorted(by.items()):
+        for m in _run_metrics(r["metrics"]):
+            key = m.get("run") or id(m)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append([table, m.get("run", "not recorded"), m.get("seed", "—"), m["steps"],
+                         m.get("stop_step") or "—", m.get("schedule", "—"),
+                         format_float(m.get("teacher_ppl"), 2) if m.get("teacher_ppl") else "—",
+                         format_float(m.get("s_per_step"), 3),
+                         format_float(m.get("wall_s"), 0)])  # fmt: skip
+    head = ["first table", "run folder (…-config hash)", "seed", "S", "T", "schedule",
+            "teacher PPL", "s/step", "train wall s"]  # fmt: skip
+    return markdown_table(head, rows)
+
+
+def _figure() -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt, plt.subplots(figsize=(6.4, 4.0), dpi=100)
+
+
+def _plot_diagnostics(out_dir: Path, d: dict[str, list[float]], T: float) -> str:
+    """F4: α_t, L_MLM and L_KD of E1's first KI seed against steps."""
+    plt, (fig, ax) = _figure()
+    ax.plot(d["step"], d["mlm"], label="L_MLM (train)")
+    kd = [(s, v) for s, v, a in zip(d["step"], d["kd"], d["alpha"], strict=True) if a > 0]
+    if kd:
+        ax.plot(*zip(*kd, strict=True), label="L_KD = τ²·KL (train, while α > 0)")
+    ax.set_xlabel("optimizer steps")
+    ax.set_ylabel("loss (nats per masked token)")
+    ax.axvline(T, color="grey", ls="--", lw=0.8, label="T")
+    right = ax.twinx()
+    right.plot(d["step"], d["alpha"], color="black", lw=0.8, label="α_t")
+    right.set_ylabel("α_t")
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7)
+    title = "F4: E1 KI run diagnostics (seed 0)"
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out_dir / "f4.png")
+    plt.close(fig)
+    return f"![{title}](f4.png)"
+
+
+def _plot_teachers(out_dir: Path, sweeps: dict[str, dict]) -> str:
+    """F5: student step saving against teacher PPL, one labelled point per E3/E4 teacher."""
+    plt, (fig, ax) = _figure()
+    for table, rows in sorted(sweeps.items()):
+        for label, v in sorted(rows.items()):
+            step = v["savings"]["step_saving"]
+            y = 0.0 if step is None else 100 * step["mean"]
+            ax.scatter([v["teacher_ppl"]], [y], marker="o" if step else "x",
+                       color="C0" if table.startswith("e3") else "C1")  # fmt: skip
+            ax.annotate(label, (v["teacher_ppl"], y), fontsize=6, rotation=45, xytext=(2, 2),
+                        textcoords="offset points")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("teacher validation PPL (E3 blue, E4 orange)")
+    ax.set_ylabel("student step saving (%); x: P* not reached")
+    title = "F5: teacher quality vs student saving (E3, E4)"
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out_dir / "f5.png")
+    plt.close(fig)
+    return f"![{title}](f5.png)"
 
 
 def gpt_section(result: dict[str, Any], out_dir: Path) -> str:

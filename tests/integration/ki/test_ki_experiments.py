@@ -107,7 +107,11 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     text = ki_section(list(docs.values()), tmp_path)
     assert "T4 downstream" in text and "e6-ki-news" in text and "—" in text
     assert "T3 domain adaptation" in text and "M15" in text and "bbc accuracy (E7)" in text
-    assert all((tmp_path / f).is_file() for f in ("f1.png", "f6.png", "f7.png", "f7-general.png"))
+    figs = ("f1.png", "f4.png", "f6.png", "f7.png", "f7-general.png")
+    assert all((tmp_path / f).is_file() for f in figs)
+    assert len(docs["e1-ki-vs-scratch"]["metrics"]["diagnostics"]["alpha"]) == 6  # logged steps
+    t8 = text[text.index("### T8 provenance") :]
+    assert all(t8.count(r) == 1 for r in runs)  # every pre-training run once, shared ones too
 
 
 def test_prepare_data_builds_the_variant_corpora(run_root):

@@ -187,3 +187,32 @@ def test_validation_nll_counts_every_token_of_a_partial_last_batch():
         nll = torch.nn.functional.cross_entropy(logits, tgt, reduction="sum")
         assert got[k][1] == int(sum(r["select"].sum() for r in mine))
         assert got[k][0] == pytest.approx(float(nll), rel=1e-5)
+
+
+def test_report_plots_teacher_sweeps_and_lists_runs_once(tmp_path):
+    from thunlp_repro.ki.report import ki_section
+
+    def run(name, ppl, steps=4):
+        return {"run": name, "seed": 0, "steps": steps, "stop_step": 2, "schedule": "linear-decay",
+                "teacher_ppl": ppl, "s_per_step": 0.1, "wall_s": 0.4,
+                "evals": [{"step": 4, "ppl": 100.0}]}  # fmt: skip
+
+    def row(ppl, saving):
+        step = None if saving is None else {"mean": saving, "sd": 0.0, "min": saving,
+                                            "max": saving, "n": 1}  # fmt: skip
+        return {"arch": "t-2x128", "corpus": "general", "fraction": 1.0, "teacher_ppl": ppl,
+                "teacher_params": {"non_embedding": 1}, "final_ppl": 100.0,
+                "savings": {"step_saving": step, "flop_saving_with_teacher": step},
+                "runs": [run(f"ki-{ppl}", ppl)]}  # fmt: skip
+
+    def doc(table, teachers):
+        return {"run_info": {"table": table}, "config": {}, "meta": {},
+                "metrics": {"teachers": teachers, "scratch": [run("scratch", None)]}}  # fmt: skip
+
+    e3 = doc("e3-teacher-arch", {"a": row(300.0, 0.1), "b": row(280.0, None)})
+    e4 = doc("e4-teacher-data", {"full": row(300.0, 0.1)})  # same runs as E3's "a"
+    text = ki_section([e3, e4], tmp_path)
+    assert (tmp_path / "f5.png").is_file() and "F5" in text
+    t8 = text[text.index("### T8 provenance") :]
+    assert [t8.count(n) for n in ("ki-300.0", "ki-280.0", "| scratch |")] == [1, 1, 1]
+    assert "hardware not recorded" in text
