@@ -12,7 +12,7 @@ STAMP      := $(VENV)/.installed
 ASSETS_OK  := $(VENV)/.assets-$(GROUP)
 
 .PHONY: setup assets lint format test test-slow test-gpu bench bench-compare \
-        reproduce-all reproduce-finetune report clean
+        reproduce-all report clean
 
 # torch first (a CPU build unless TORCH_SPEC says otherwise), or pip resolves a CUDA build.
 $(STAMP): pyproject.toml
@@ -63,8 +63,9 @@ bench-compare: setup
 	mkdir -p benchmarks/results
 	$(VENV)/bin/pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=median:25%
 
-reproduce-finetune: assets
-	$(CLI) reproduce-all --preset $(PRESET) --paper finetune
+# One paper's registered experiments: reproduce-finetune, reproduce-ki, reproduce-chatdev.
+reproduce-%: assets
+	$(CLI) reproduce-all --preset $(PRESET) --paper $*
 
 reproduce-all: assets
 	$(CLI) reproduce-all --preset $(PRESET)
