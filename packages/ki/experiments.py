@@ -257,6 +257,7 @@ def _teacher_sweep(preset: str, exp: str, teachers: dict[str, tuple], overwrite:
         rows[label] = {"arch": arch, "corpus": corpus or "general", "fraction": frac,
                        "teacher_ppl": runs[0]["teacher_ppl"],
                        "teacher_params": runs[0]["teacher_params"], "savings": sav,
+                       "teacher_run": _slim(t_m),
                        "final_ppl": sum(r["final_ppl"] for r in runs) / len(runs),
                        "runs": [_slim(r) for r in runs]}  # fmt: skip
     return {"scratch": [_slim(r) for r in scratch], "teachers": rows}
@@ -397,7 +398,7 @@ def run_e6(preset: str, results_file: Path, overwrite: bool) -> None:
                        "KI-news saving >= KI-general + 5 points"),
     }  # fmt: skip
     metrics = {"savings_news": news, "final": final, "acceptance": accept,
-               "news_teacher_ppl": news_m.get("best_ppl"),
+               "news_teacher_ppl": news_m.get("best_ppl"), "news_teacher": _slim(news_m),
                "runs": {a: [_slim(r) for r in v] for a, v in arms.items()}}  # fmt: skip
     write(preset, "e6-domain", results_file, metrics, cfg)
 
