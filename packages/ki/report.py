@@ -72,12 +72,7 @@ def _plot(
     ylabel: str = "validation MLM perplexity",
     y: str = "ppl",
 ) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    plt, (fig, ax) = _figure()
     for label, runs in sorted(groups.items()):
         steps = sorted(set.intersection(*[{e["step"] for e in r["evals"]} for r in runs]))
         xs, mean, lo, hi = [], [], [], []
@@ -103,12 +98,8 @@ def _plot(
         }.get(x, x)
     )
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_dir / name)
-    plt.close(fig)
-    return f"![{title}]({name})"
+    return _save(plt, fig, ax, out_dir / name, title)
 
 
 def _acceptance(results: list[dict]) -> str:
@@ -296,6 +287,15 @@ def _figure() -> tuple[Any, Any]:
     return plt, plt.subplots(figsize=(6.4, 4.0), dpi=100)
 
 
+def _save(plt: Any, fig: Any, ax: Any, path: Path, title: str) -> str:
+    """Title, save and close a figure; its Markdown image link."""
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return f"![{title}]({path.name})"
+
+
 def _plot_diagnostics(out_dir: Path, d: dict[str, list[float]], T: float) -> str:
     """F4: α_t, L_MLM and L_KD of E1's first KI seed against steps."""
     plt, (fig, ax) = _figure()
@@ -313,11 +313,7 @@ def _plot_diagnostics(out_dir: Path, d: dict[str, list[float]], T: float) -> str
     more = right.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7)
     title = "F4: E1 KI run diagnostics (seed 0)"
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(out_dir / "f4.png")
-    plt.close(fig)
-    return f"![{title}](f4.png)"
+    return _save(plt, fig, ax, out_dir / "f4.png", title)
 
 
 def _plot_teachers(out_dir: Path, sweeps: dict[str, dict]) -> str:
@@ -335,11 +331,7 @@ def _plot_teachers(out_dir: Path, sweeps: dict[str, dict]) -> str:
     ax.set_xlabel("teacher validation PPL (E3 blue, E4 orange)")
     ax.set_ylabel("student step saving (%); x: P* not reached")
     title = "F5: teacher quality vs student saving (E3, E4)"
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(out_dir / "f5.png")
-    plt.close(fig)
-    return f"![{title}](f5.png)"
+    return _save(plt, fig, ax, out_dir / "f5.png", title)
 
 
 def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
