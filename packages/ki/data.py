@@ -11,7 +11,7 @@ masking): a fixed training pool, unmasked validation blocks and the top-k check 
 
 At paper scale (§3.2, §3.7) `data.corpus` names a hub corpus of `shared.corpora_hub` (`wb`,
 `paper-all`, `fineweb-edu`, ...): the same calls stream and cache it, validation comes from its
-held-out 0.5% of documents, and one domain's memory-mapped blocks are never copied (`_stack`).
+held-out 0.5% of documents, and memory-mapped blocks are never copied (`_rows`, `BlockRows`).
 """
 
 from __future__ import annotations
@@ -99,13 +99,11 @@ def validation_set(
     return ValidationSet(corpus, inputs, select, targets)
 
 
-def _stack(parts: dict[str, Any]) -> Any:
-    """The domains' blocks in one tensor; a single domain as is (a memory-mapped hub cache of
-    3.4B tokens must stay on disk)."""
-    import torch
-
+def _rows(parts: dict[str, Any]) -> Any:
+    """The domains' blocks as one sequence of rows, never copied (a memory-mapped hub cache of
+    3.4B tokens must stay on disk): a single domain as is, several as a `BlockRows` view."""
     values = list(parts.values())
-    return values[0] if len(values) == 1 else torch.cat(values, dim=0)
+    return values[0] if len(values) == 1 else BlockRows(values)
 
 
 class BlockRows:
@@ -153,8 +151,7 @@ def train_blocks(cfg: Any, tokenizer: Any, corpus: str | None = None) -> Any:
         corpus, tokenizer, cfg.data.block_size, "train", cfg.data.holdout_seed,
         cfg.data.max_train_tokens,
     )  # fmt: skip
-    values = list(parts.values())
-    blocks = values[0] if len(values) == 1 else BlockRows(values)
+    blocks = _rows(parts)
     if cfg.data.train_fraction < 1.0:
         from thunlp_repro.shared.corpora import sample_blocks
 
@@ -189,7 +186,7 @@ def causal_pool(cfg: Any, tokenizer: Any) -> Any:
 
     parts = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "train",
                                cfg.data.holdout_seed, cfg.data.max_train_tokens)  # fmt: skip
-    blocks = _stack(parts)
+    blocks = _rows(parts)
     want = cfg.gpt.pool_blocks or cfg.train.max_steps * cfg.train.global_batch_size
     if blocks.shape[0] == 0:
         raise UsageError(f"corpus {cfg.data.corpus} gave no training block of "
@@ -228,7 +225,7 @@ def check_sequences(cfg: Any, tokenizer: Any) -> Any:
 
     blocks = load_causal_blocks(cfg.data.corpus, tokenizer, cfg.data.block_size, "validation",
                                 cfg.data.holdout_seed, None)  # fmt: skip
-    return sample_blocks(_stack(blocks), cfg.gpt.check_sequences, seed=cfg.gpt.check_seed)
+    return sample_blocks(_rows(blocks), cfg.gpt.check_sequences, seed=cfg.gpt.check_seed)
 
 
 def prepare_corpora(cfg: Any) -> list[str]:

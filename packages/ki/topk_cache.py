@@ -65,12 +65,18 @@ def cache_root() -> Path:
 
 
 def pool_fingerprint(blocks: Any) -> str:
-    """sha256 of the pool's token ids (int32) and shape: same blocks, same order, same key."""
+    """sha256 of the pool's token ids (int32) and shape: same blocks, same order, same key.
+
+    Hashed a chunk of rows at a time, so a paper-scale pool (a memory-mapped split or a
+    `BlockRows` view of one) is never copied whole into RAM.
+    """
     import torch
 
-    arr = blocks.to(dtype=torch.int32).contiguous().numpy()
-    h = hashlib.sha256(json.dumps(list(arr.shape)).encode())
-    h.update(arr.tobytes())
+    n, width = int(blocks.shape[0]), int(blocks.shape[1])
+    h = hashlib.sha256(json.dumps([n, width]).encode())
+    for start in range(0, n, 4096):
+        chunk = blocks[start : start + 4096].to(dtype=torch.int32).contiguous()
+        h.update(chunk.numpy().tobytes())
     return h.hexdigest()
 
 

@@ -56,11 +56,13 @@ def test_gpt_arm_reads_concat_blocks_of_a_hub_corpus(hub, tok):
     assert pool.shape == (16, 32) and tok.cls_token_id not in pool[0:16].flatten().tolist()
     # a pool smaller than a hub split is a row view of the memory-mapped cache, not a copy
     from thunlp_repro.ki.data import BlockRows
+    from thunlp_repro.ki.topk_cache import pool_fingerprint
     from thunlp_repro.shared.corpora import sample_blocks
 
     drawn = sample_blocks(pack_corpus("toy", tok, 32, max_tokens=1280, packing="concat"), 16)
     assert isinstance(pool, BlockRows) and torch.equal(pool[0:16], drawn)
     assert all(torch.equal(pool[i], drawn[i]) for i in range(16))
+    assert pool_fingerprint(pool) == pool_fingerprint(drawn)  # the cache key reads the view
     whole = make_cfg(
         "smoke",
         "gpt",
