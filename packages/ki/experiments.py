@@ -110,11 +110,23 @@ def ensure_teacher(
     return str(best if (best / "config.json").is_file() else path / "export"), metrics
 
 
-def scratch_tag(cfg: Any, arch: str, seed: int) -> str:
-    """Run tag of a scratch (self-learning) run, shared by E1, E5 and the zoo so it trains once."""
+def scratch_run(preset: str, arch: str, seed: int, overwrite: bool = False) -> tuple[dict, Path]:
+    """A scratch (self-learning) run of `arch`: E1's baseline, E5's G3 scratch, E6's starting
+    point and the zoo's ladder all come from here, so each trains once."""
+    cfg = make_cfg(preset)
     if arch == cfg.model.arch:
-        return f"scratch-s{seed}"
-    return f"g3-scratch-s{seed}" if arch == cfg.exp.g3_arch else f"ladder-{arch}-s{seed}"
+        tag = f"scratch-s{seed}"
+    else:
+        tag = f"g3-scratch-s{seed}" if arch == cfg.exp.g3_arch else f"ladder-{arch}-s{seed}"
+    c = make_cfg(preset, "", ["ki.schedule=none", "teacher.name=null", f"model.arch={arch}",
+                              f"runtime.seed={seed}"])  # fmt: skip
+    return ensure_run(c, preset, tag, overwrite)
+
+
+def ki_run(preset: str, seed: int, teacher: str, overwrite: bool = False) -> tuple[dict, Path]:
+    """E1's KI student for one seed (G2 of E5, E7's checkpoint, the zoo's ki-mini-student)."""
+    c = make_cfg(preset, "", [f"teacher.name={teacher}", f"runtime.seed={seed}"])
+    return ensure_run(c, preset, f"ki-s{seed}", overwrite)
 
 
 def student_runs(
@@ -165,8 +177,8 @@ def write(
 def e1_runs(preset: str, overwrite: bool = False) -> tuple[dict, list, list, str]:
     cfg = make_cfg(preset)
     t_dir, t_metrics = ensure_teacher(preset, cfg.exp.teacher_arch, overwrite=overwrite)
-    scratch = student_runs(preset, "", ["ki.schedule=none", "teacher.name=null"], "scratch")
-    ki = student_runs(preset, "", [f"teacher.name={t_dir}"], "ki")
+    scratch = [scratch_run(preset, cfg.model.arch, s)[0] for s in cfg.exp.seeds]
+    ki = [ki_run(preset, s, t_dir)[0] for s in cfg.exp.seeds]
     return t_metrics, scratch, ki, t_dir
 
 
@@ -314,11 +326,8 @@ def e5_runs(preset: str, overwrite: bool = False) -> dict[str, list[tuple[dict, 
     t_dir, _ = ensure_teacher(preset, cfg.exp.teacher_arch)
     arms: dict[str, list[tuple[dict, Path]]] = {"g3-scratch": [], "g3-chain": []}
     for seed in cfg.exp.seeds:
-        s = make_cfg(preset, "", ["ki.schedule=none", "teacher.name=null", f"model.arch={g3}",
-                                  f"runtime.seed={seed}"])  # fmt: skip
-        arms["g3-scratch"].append(ensure_run(s, preset, scratch_tag(cfg, g3, seed), overwrite))
-        g2 = make_cfg(preset, "", [f"teacher.name={t_dir}", f"runtime.seed={seed}"])
-        _, g2_path = ensure_run(g2, preset, f"ki-s{seed}")
+        arms["g3-scratch"].append(scratch_run(preset, g3, seed, overwrite))
+        _, g2_path = ki_run(preset, seed, t_dir)
         c = make_cfg(preset, "", [f"teacher.name={g2_path}", f"model.arch={g3}",
                                   f"runtime.seed={seed}"])  # fmt: skip
         arms["g3-chain"].append(ensure_run(c, preset, f"g3-chain-s{seed}", overwrite))
@@ -360,9 +369,7 @@ def e6_runs(preset: str, overwrite: bool = False) -> tuple[dict[str, list], dict
     arms: dict[str, list] = {"plain": [], "ki-news": [], "ki-general": []}
     base = make_cfg(preset)
     for seed in cfg.exp.seeds:
-        s_cfg = make_cfg(preset, "", ["ki.schedule=none", "teacher.name=null",
-                                      f"runtime.seed={seed}"])  # fmt: skip
-        _, start = ensure_run(s_cfg, preset, f"scratch-s{seed}")
+        _, start = scratch_run(preset, base.model.arch, seed)
         common = [f"model.init={start}", f"runtime.seed={seed}",
                   f"model.arch={base.model.arch}"]  # fmt: skip
         for arm, sets in (
@@ -408,7 +415,7 @@ E7_PARTS = ("e1", "e5", "e6")  # E1 arms + teacher, E5's G3 arms, E6's arms (on 
 
 
 def finetune_one(preset: str, model_dir: str, task: str, seed: int, tag: str, cfg: Any,
-                 lr: float | None = None) -> dict:  # fmt: skip
+                 lr: float) -> dict:  # fmt: skip
     """Fine-tune a saved MLM checkpoint on a registered task through the shared pipeline."""
     from thunlp_repro.shared.finetune import FinetuneConfig, run_finetune
     from thunlp_repro.shared.io import read_json
@@ -425,7 +432,7 @@ def finetune_one(preset: str, model_dir: str, task: str, seed: int, tag: str, cf
             f"data.task={task}",
             f"runtime.seed={seed}",
             f"data.train_limit={cfg.exp.finetune_train_limit}",
-            f"optim.lr={lr or cfg.exp.finetune_lr}",
+            f"optim.lr={lr}",
             "train.global_batch_size=32",
             "train.micro_batch_size=32",
             f"train.max_steps={steps}",
@@ -450,10 +457,9 @@ def e7_checkpoints(preset: str, parts: list[str]) -> list[tuple[str, list[str], 
     if "e1" in parts:
         t_dir, _ = ensure_teacher(preset, e.teacher_arch)
         groups.append(("teacher", e.tasks, [t_dir] * len(e.seeds), e.finetune_lr))
-        for arm, sets in (("scratch", ["ki.schedule=none", "teacher.name=null"]),
-                          ("ki", [f"teacher.name={t_dir}"])):  # fmt: skip
-            dirs = [str(ensure_run(make_cfg(preset, "", [*sets, f"runtime.seed={s}"]), preset,
-                                   f"{arm}-s{s}")[1] / "export") for s in e.seeds]  # fmt: skip
+        for arm, run in (("scratch", lambda s: scratch_run(preset, cfg.model.arch, s)),
+                         ("ki", lambda s: ki_run(preset, s, t_dir))):  # fmt: skip
+            dirs = [str(run(s)[1] / "export") for s in e.seeds]
             groups.append((arm, e.tasks, dirs, e.finetune_lr))
     if "e5" in parts:
         for arm, runs in e5_runs(preset).items():

@@ -109,13 +109,10 @@ def build(preset: str = "mini", names: list[str] | None = None) -> list[tuple[st
             )  # fmt: skip
         elif e.kind == "scratch":
             arch = e.arch if preset == "mini" else cfg.model.arch
-            c = ex.make_cfg(preset, "", ["ki.schedule=none", "teacher.name=null",
-                                         f"model.arch={arch}", "runtime.seed=0"])  # fmt: skip
-            src = str(ex.ensure_run(c, preset, ex.scratch_tag(cfg, arch, 0))[1] / "export")
+            src = str(ex.scratch_run(preset, arch, 0)[1] / "export")
         else:
             t_dir, _ = ex.ensure_teacher(preset, cfg.exp.teacher_arch)
-            c = ex.make_cfg(preset, "", [f"teacher.name={t_dir}", "runtime.seed=0"])
-            _, g2 = ex.ensure_run(c, preset, "ki-s0")
+            _, g2 = ex.ki_run(preset, 0, t_dir)
             src = str(g2 / "export")
             if e.kind == "chain":
                 arch = e.arch if preset == "mini" else cfg.exp.g3_arch
