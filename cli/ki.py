@@ -46,11 +46,10 @@ def _experiment(preset: str, table: str, results: Path, overwrite: bool, config:
     from thunlp_repro.ki import experiments as ex
     from thunlp_repro.shared.experiments import results_file
 
-    if config is not None or set_:
-        fail("experiment verbs take their settings from the preset and its variants; "
-             "use `ki pretrain` with --config/--set for a single custom run")  # fmt: skip
     target = results_file(preset, "ki", table, results)
-    (runner or ex.RUNNERS[table])(preset, target, overwrite)
+    with ex.user_settings(config, set_ or []):
+        ex.make_cfg(preset)  # a bad key or value fails here, before any training
+        (runner or ex.RUNNERS[table])(preset, target, overwrite)
     typer.echo(str(target))
     return target
 

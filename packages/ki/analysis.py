@@ -120,3 +120,17 @@ def no_fall_behind(scratch: list[dict], ki: list[dict], stop: int) -> dict[str, 
 def verdict(ok: bool | None, value: Any, threshold: str, reason: str = "") -> dict[str, Any]:
     status = "NOT TESTABLE" if ok is None else ("PASS" if ok else "FAIL")
     return {"status": status, "value": value, "threshold": threshold, "reason": reason}
+
+
+def step_saving_verdict(sav: dict[str, Any], threshold: str) -> dict[str, Any]:
+    """M1 and M11 (ki.md §5.2): mean s_KI/S <= 0.80 and every seed <= 0.90, from `savings`.
+
+    A seed that never reaches P* has s_KI/S > 1, so it fails the bound; the value is the mean
+    s_KI/S over the seeds when all reached it.
+    """
+    per = [p["steps_to_target"] for p in sav["per_seed"]]
+    missed = sum(s is None for s in per)
+    step = sav["step_saving"]
+    ok = not missed and step["mean"] >= 0.20 and all(s / sav["S"] <= 0.9 for s in per)
+    reason = f"KI did not reach P* in {missed} of {len(per)} seeds" if missed else ""
+    return verdict(ok, None if missed else 1 - step["mean"], threshold, reason)

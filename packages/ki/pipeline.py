@@ -23,10 +23,17 @@ def config_hash(cfg: Any) -> str:
 
     The `exp` block plans experiments (their arms become overrides of the run's own fields), so
     it is left out: editing an experiment's plan must not retrain the runs it shares. The `gpt`
-    block only matters to causal runs; it is left out of masked-LM hashes.
+    block only matters to causal runs; it is left out of masked-LM hashes. The checkpoint cadence
+    does not change a run's numbers (a resumed run equals an uninterrupted one), so it is hashed
+    at its defaults: keys of runs saved before it was set stay valid.
     """
+    from thunlp_repro.shared.config import TrainConfig
+
     d = to_dict(cfg)
     d.pop("exp", None)
+    if "train" in d:
+        d["train"].update(save_every=TrainConfig.save_every,
+                          save_total_limit=TrainConfig.save_total_limit)  # fmt: skip
     if d.get("objective", "mlm") == "mlm":
         d.pop("gpt", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]

@@ -125,6 +125,11 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
         where.setdefault(_hardware(r.get("meta", {})), []).append(table)
     parts.append("Hardware: " + "; ".join(f"{', '.join(t)}: {h}" for h, t in where.items())
                  + " (step and FLOP savings do not depend on it; wall-clock does).")  # fmt: skip
+    for table, r in sorted(by.items()):
+        if user := r.get("meta", {}).get("user_settings"):
+            given = ([f"--config {user['config']}"] if "config" in user else []) + [
+                f"--set {s}" for s in user.get("set", [])]  # fmt: skip
+            parts.append(f"**{table} departs from the preset:** {' '.join(given)}")
     if "e1-ki-vs-scratch" in by:
         m = by["e1-ki-vs-scratch"]["metrics"]
         sav = m["savings"]

@@ -26,10 +26,13 @@ def fast(monkeypatch, tmp_path, run_root):
     from thunlp_repro.ki import zoo
 
     require_assets(*ASSETS)
-    real = ex.make_cfg
-    monkeypatch.setattr(ex, "make_cfg", lambda preset, exp="", o=(): real(preset, exp, [*FAST, *o]))
     monkeypatch.setattr(zoo, "zoo_root", lambda: tmp_path / "zoo")
-    return ex
+    with ex.user_settings(None, FAST):  # what `--set` does on the CLI, for every run
+        yield ex
+
+
+def _sets(sets: list[str]) -> list[str]:
+    return [a for s in sets for a in ("--set", s)]
 
 
 def _pretrain_runs(run_root) -> set[str]:
@@ -37,12 +40,21 @@ def _pretrain_runs(run_root) -> set[str]:
 
 
 def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
+    from typer.testing import CliRunner
+
+    from thunlp_repro.cli import ki as ki_cli
     from thunlp_repro.ki import zoo
     from thunlp_repro.ki.report import ki_section
     from thunlp_repro.shared.io import read_json
     from thunlp_repro.shared.models import load_model
 
     ex = fast
+    # E1 through the CLI: its --set list is layered over the preset and recorded in the results
+    res = CliRunner().invoke(ki_cli.app, ["compare", "--preset", "smoke", "--results",
+                                          str(tmp_path / "cli"), *_sets(FAST)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    e1_cli = read_json(tmp_path / "cli" / "smoke" / "ki" / "e1-ki-vs-scratch.json")
+    assert e1_cli["meta"]["user_settings"] == {"set": FAST}
     docs = {}
     for table in ("e1-ki-vs-scratch", "e5-generations", "e6-domain", "e7-downstream"):
         out = tmp_path / "results" / f"{table}.json"
@@ -52,6 +64,7 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
                                            .split(":")[0], "table": table, "preset": "smoke",
                                            "status": "ok"} | {"created_at": docs[table]
                                            ["run_info"]["created_at"]}  # fmt: skip
+    assert docs["e1-ki-vs-scratch"]["metrics"] == e1_cli["metrics"]  # the CLI's runs reused
     runs = _pretrain_runs(run_root)
     # E1: teacher + 2 seeds x (scratch, ki); E5: 2 x g3-chain (smoke's G3 has the student's
     # shape, so its scratch arm is E1's); E6: news teacher + 2 x 3 arms. Nothing else: E5, E6
@@ -65,6 +78,8 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     e1 = docs["e1-ki-vs-scratch"]["metrics"]
     assert set(e1["acceptance"]) == {"M1", "M2", "M3", "M4"}
     assert len(e1["scratch"]) == len(e1["ki"]) == 2 and e1["teacher_ppl"] > 1
+    e5 = docs["e5-generations"]["metrics"]["acceptance"]
+    assert e5["M12"]["status"] == "NOT TESTABLE" and e5["M11"]["status"] in ("PASS", "FAIL")
     e6 = docs["e6-domain"]["metrics"]
     assert set(e6["final"]) == {"plain", "ki-news", "ki-general"}
     assert all(v["news"] > 1 and v["general"] > 1 for v in e6["final"].values()), e6["final"]
@@ -104,7 +119,12 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     model, tok = load_model("ki-mini-student", head="masked-lm")
     assert model.config.num_hidden_layers == 2 and tok.vocab_size == 30522
 
+    # fine-tunes are keyed by their checkpoint's run folder: another checkpoint trains anew
+    fts = sorted(p.name for p in (run_root / "ki").iterdir() if p.name.startswith("ft-"))
+    assert len(fts) == 2 * (5 * 2 + 3) and all(len(n.rsplit("-", 1)[1]) == 12 for n in fts)
+
     text = ki_section(list(docs.values()), tmp_path)
+    assert "**e1-ki-vs-scratch departs from the preset:** --set train.max_steps=6" in text
     assert "T4 downstream" in text and "e6-ki-news" in text and "—" in text
     assert "T3 domain adaptation" in text and "M15" in text and "bbc accuracy (E7)" in text
     figs = ("f1.png", "f4.png", "f6.png", "f7.png", "f7-general.png")

@@ -171,6 +171,10 @@ def test_cli_pretrain_and_errors(run_root):
     bad = runner.invoke(ki_cli.app, ["pretrain", "--preset", "smoke", "--set",
                                      "ki.schedule=linear-decy"])  # fmt: skip
     assert bad.exit_code == 2 and "did you mean" in bad.output
+    # experiment verbs layer --set over the preset for every run; a bad key fails before training
+    bad = runner.invoke(ki_cli.app, ["compare", "--preset", "smoke", "--set", "exp.seedz=[0]"])
+    assert bad.exit_code == 2 and "exp.seedz" in bad.output
+    assert not list((run_root / "ki").glob("smoke-*"))
     for verb in ("pretrain", "compare", "sweep", "domain", "downstream", "report", "list"):
         assert runner.invoke(ki_cli.app, [verb, "--help"]).exit_code == 0
     assert "ki/e1-ki-vs-scratch" in runner.invoke(ki_cli.app, ["list"]).output

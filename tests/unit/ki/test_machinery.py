@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from thunlp_repro.ki.analysis import crossing, savings
+from thunlp_repro.ki.analysis import crossing, savings, step_saving_verdict
 from thunlp_repro.ki.archs import ARCHS, build_mlm, param_counts
 from thunlp_repro.ki.flops import (
     FlopLedger,
@@ -158,6 +158,16 @@ def test_crossing_and_savings_on_synthetic_curves():
     assert out["step_saving"]["mean"] == pytest.approx(0.5)
     assert out["flop_saving_with_teacher"]["mean"] == pytest.approx(1 - 22.0 / 40.0)
     assert out["flop_saving_without_teacher"]["mean"] == pytest.approx(0.5)
+
+    # M1 / M11: the mean bound (<= 80% of S) and the per-seed bound (<= 90%); a miss fails
+    fast, slow, never = run([50, 10, 8, 7]), run([60, 30, 12, 9.9]), run([90, 40, 15, 11])
+    assert step_saving_verdict(savings(scratch, [fast, fast]), "t")["status"] == "PASS"
+    # mean s/S = (20 + 39.5) / 2 / 40 = 0.744 passes the mean bound, but one seed is at 0.99
+    mixed = step_saving_verdict(savings(scratch, [fast, slow]), "t")
+    assert mixed["status"] == "FAIL" and mixed["value"] == pytest.approx(0.744, abs=1e-3)
+    missed = step_saving_verdict(savings(scratch, [fast, never]), "t")
+    assert (missed["status"], missed["value"]) == ("FAIL", None)
+    assert missed["reason"] == "KI did not reach P* in 1 of 2 seeds"
 
 
 def test_validation_nll_counts_every_token_of_a_partial_last_batch():
