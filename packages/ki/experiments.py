@@ -19,7 +19,13 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from thunlp_repro.ki.analysis import no_fall_behind, savings, step_saving_verdict, verdict
+from thunlp_repro.ki.analysis import (
+    curve_of,
+    no_fall_behind,
+    savings,
+    step_saving_verdict,
+    verdict,
+)
 from thunlp_repro.shared.config import load_config, presets_dir, to_dict
 from thunlp_repro.shared.errors import UsageError
 from thunlp_repro.shared.paths import runs_root
@@ -358,13 +364,34 @@ def e5_runs(preset: str, overwrite: bool = False) -> dict[str, list[tuple[dict, 
     return arms
 
 
+def _generation(name: str, arch: str, runs: list[dict], sav: dict | None = None) -> dict:
+    """One row of T5: a generation's final PPL over seeds and, for a KI generation, its step
+    saving vs the same-size scratch run (None: P* not reached)."""
+    from thunlp_repro.shared.metrics import mean_and_spread
+
+    finals = [curve_of(r)[-1][1] for r in runs]
+    m, sd, n = mean_and_spread(finals)
+    return {"generation": name, "arch": arch,
+            "final_ppl": {"mean": m, "sd": sd, "min": min(finals), "max": max(finals), "n": n},
+            **({} if sav is None else {"step_saving": sav["step_saving"]})}  # fmt: skip
+
+
 def run_e5(preset: str, results_file: Path, overwrite: bool) -> None:
     cfg = make_cfg(preset)
     arms = e5_runs(preset, overwrite)
     scratch = [m for m, _ in arms["g3-scratch"]]
     chain = [m for m, _ in arms["g3-chain"]]
     sav = savings(scratch, chain)
+    t_metrics, g2_scratch, g2_ki, _ = e1_runs(preset)  # G1 and G2 are E1's runs (cached)
+    arch, g3 = cfg.model.arch, cfg.exp.g3_arch
     metrics = {
+        "generations": [
+            _generation("G1 teacher", cfg.exp.teacher_arch, [t_metrics]),
+            _generation("G2 scratch", arch, g2_scratch),
+            _generation("G2 KI from G1", arch, g2_ki, savings(g2_scratch, g2_ki)),
+            _generation("G3 scratch", g3, scratch),
+            _generation("G3 KI from G2-KI", g3, chain, sav),
+        ],
         "savings": sav,
         "scratch": [_slim(r) for r in scratch],
         "chain": [_slim(r) for r in chain],

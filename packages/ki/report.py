@@ -39,6 +39,10 @@ def _ms(d: dict | None, pct: bool = True) -> str:
     return f"{f(d['mean'])}{unit} ± {f(d['sd'])} [{f(d['min'])}, {f(d['max'])}] (n={d['n']})"
 
 
+def _ppl(d: dict) -> str:
+    return f"{d['mean']:.2f} ± {d['sd']:.2f} [{d['min']:.2f}, {d['max']:.2f}] (n={d['n']})"
+
+
 def _hardware(meta: dict) -> str:
     h = meta.get("hardware")
     if h is None:
@@ -209,8 +213,13 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
         parts.append(_plot_teachers(out_dir, sweeps))
     if "e5-generations" in by:
         m = by["e5-generations"]["metrics"]
+        gens = [[g["generation"], g["arch"], _ppl(g["final_ppl"]),
+                 _ms(g["step_saving"]) if "step_saving" in g else "—"]
+                for g in m.get("generations", [])]  # fmt: skip
+        head = ["generation", "model", "final PPL", "step saving vs same-size scratch"]
         parts.append(
             "### T5 generations (E5)\n\n"
+            + (markdown_table(head, gens) + "\n\n" if gens else "")
             + markdown_table(SAV_HEAD, [_savings_row("G3 chained from G2-KI", m["savings"])])
         )
         T = by["e5-generations"]["config"]["ki"]["stop_step"]
