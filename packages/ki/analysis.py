@@ -122,6 +122,18 @@ def verdict(ok: bool | None, value: Any, threshold: str, reason: str = "") -> di
     return {"status": status, "value": value, "threshold": threshold, "reason": reason}
 
 
+def beats(a: list[float], b: list[float], margin: float = 0.0) -> bool:
+    """ki.md §5.1 "A beats B": mean(a) − mean(b) exceeds max(margin, 2 × the pooled between-seed
+    sd) of the two arms' per-seed values; a smaller difference is a tie."""
+    pooled = math.sqrt((_sd(a) ** 2 + _sd(b) ** 2) / 2)
+    return sum(a) / len(a) - sum(b) / len(b) > max(margin, 2 * pooled)
+
+
+def seed_savings(sav: dict[str, Any]) -> list[float]:
+    """Per-seed step savings from `savings`; a seed that never reached P* counts as 0."""
+    return [p.get("step_saving") or 0.0 for p in sav["per_seed"]]
+
+
 def step_saving_verdict(sav: dict[str, Any], threshold: str) -> dict[str, Any]:
     """M1 and M11 (ki.md §5.2): mean s_KI/S <= 0.80 and every seed <= 0.90, from `savings`.
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from thunlp_repro.ki.analysis import crossing, savings, step_saving_verdict
+from thunlp_repro.ki.analysis import (
+    beats,
+    crossing,
+    savings,
+    seed_savings,
+    step_saving_verdict,
+)
 from thunlp_repro.ki.archs import ARCHS, build_mlm, param_counts
 from thunlp_repro.ki.flops import (
     FlopLedger,
@@ -168,6 +174,17 @@ def test_crossing_and_savings_on_synthetic_curves():
     missed = step_saving_verdict(savings(scratch, [fast, never]), "t")
     assert (missed["status"], missed["value"]) == ("FAIL", None)
     assert missed["reason"] == "KI did not reach P* in 1 of 2 seeds"
+    assert seed_savings(savings(scratch, [fast, never])) == [pytest.approx(0.5), 0.0]
+
+
+def test_beats_needs_the_margin_and_two_pooled_sds():
+    # ki.md §5.1: mean difference > max(margin, 2 x pooled between-seed sd)
+    assert beats([0.30, 0.32], [0.20, 0.22], margin=0.05)  # 0.10 > max(0.05, 2 x 0.014)
+    assert not beats([0.30, 0.32], [0.27, 0.29], margin=0.05)  # 0.03: under the margin
+    # 0.10 apart but one arm's seeds spread: pooled sd 0.10, so 2 sd = 0.20 > 0.10 is a tie
+    assert not beats([0.25, 0.45], [0.25, 0.25])
+    assert beats([310.0, 312.0], [300.0, 301.0])  # lower-is-better callers swap the arms
+    assert not beats([0.2], [0.2])
 
 
 def test_validation_nll_counts_every_token_of_a_partial_last_batch():
