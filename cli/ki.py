@@ -44,11 +44,12 @@ ExperimentOpt = typer.Option(None, "--experiment", "-e", help="experiment id (se
 def _experiment(preset: str, table: str, results: Path, overwrite: bool, config: Path | None,
                 set_: list[str] | None, runner: Callable | None = None) -> Path:  # fmt: skip
     from thunlp_repro.ki import experiments as ex
+    from thunlp_repro.ki import runs
     from thunlp_repro.shared.experiments import results_file
 
     target = results_file(preset, "ki", table, results)
-    with ex.user_settings(config, set_ or []):
-        ex.make_cfg(preset)  # a bad key or value fails here, before any training
+    with runs.user_settings(config, set_ or []):
+        runs.make_cfg(preset)  # a bad key or value fails here, before any training
         (runner or ex.RUNNERS[table])(preset, target, overwrite)
     typer.echo(str(target))
     return target
@@ -223,7 +224,7 @@ def prepare_data(
 ) -> None:
     """Build the preset's corpus caches in one process; run it before `accelerate launch`."""
     from thunlp_repro.ki.data import prepare_corpora
-    from thunlp_repro.ki.experiments import make_cfg
+    from thunlp_repro.ki.runs import make_cfg
 
     for line in prepare_corpora(make_cfg(preset, experiment or "")):
         typer.echo(line)

@@ -1,21 +1,15 @@
 """The registered KI experiments `ki/<table-id>` (ki.md §4.7 E1-E7, §4.8 `gpt`; §3.5 at paper
 scale).
 
-Each experiment resolves its configs from the preset (or its `<preset>-<exp>` variant when one
-ships), with a user's `--config` file and `--set` overrides layered over it for every run
-(`user_settings`), trains the runs it needs through `run_pretrain` (cached by config hash in
-`runs/ki/<preset>-<tag>-<hash>/`: a finished run is reused, an interrupted one resumes), and writes
-one small JSON `results/<preset>/ki/<table>.json` for `reproduce-all` and the report.
+Each experiment builds its configs and runs through `ki.runs` (the preset or its variant, a
+user's `--config`/`--set` layered over it; runs cached by config hash, shared between
+experiments), and writes one small JSON `results/<preset>/ki/<table>.json` for `reproduce-all`
+and the report.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +22,18 @@ from thunlp_repro.ki.analysis import (
     step_saving_verdict,
     verdict,
 )
-from thunlp_repro.shared.config import load_config, presets_dir, to_dict
+from thunlp_repro.ki.runs import (
+    chain_run,
+    ensure_run,
+    ensure_teacher,
+    finetune_one,
+    ki_run,
+    make_cfg,
+    scratch_run,
+    settings_meta,
+    student_runs,
+)
+from thunlp_repro.shared.config import to_dict
 from thunlp_repro.shared.errors import UsageError
 from thunlp_repro.shared.paths import runs_root
 
@@ -46,66 +51,6 @@ TABLES = {
 }
 
 
-# ------------------------------------------------------------------------------ configs and runs
-def variant(preset: str, exp: str) -> str:
-    """`<preset>-<exp>` when that preset file ships, else `preset`."""
-    name = f"{preset}-{exp}"
-    return name if (presets_dir("ki") / f"{name}.yaml").is_file() else preset
-
-
-# (config file, --set list) a user layered over the preset for every run of an experiment
-_USER: ContextVar[tuple[str | None, tuple[str, ...]]] = ContextVar("ki_user", default=(None, ()))
-
-
-@contextmanager
-def user_settings(
-    config_file: str | Path | None = None, sets: Sequence[str] = ()
-) -> Iterator[None]:
-    """Layer a `--config` file and `--set` overrides over the preset for every run built inside.
-
-    They apply before each arm's own settings (its schedule, teacher, seed), which must win; a
-    changed setting changes the runs' config hashes, so cached runs are never mixed in.
-    """
-    token = _USER.set((None if config_file is None else str(config_file), tuple(sets)))
-    try:
-        yield
-    finally:
-        _USER.reset(token)
-
-
-def _user_meta() -> dict[str, Any]:
-    """What `user_settings` layered over the preset, for the result file's meta."""
-    config_file, sets = _USER.get()
-    over = {k: v for k, v in (("config", config_file), ("set", list(sets))) if v}
-    return {"user_settings": over} if over else {}
-
-
-def make_cfg(preset: str, exp: str = "", overrides: list[str] | tuple[str, ...] = ()) -> Any:
-    from thunlp_repro.ki.config import KIConfig
-
-    config_file, sets = _USER.get()
-    cfg, _ = load_config(KIConfig, pipeline="ki", preset=variant(preset, exp) if exp else preset,
-                         config_file=config_file, overrides=[*sets, *overrides])  # fmt: skip
-    return cfg
-
-
-def ensure_run(cfg: Any, preset: str, tag: str, overwrite: bool = False) -> tuple[dict, Path]:
-    """Train `cfg` unless a finished run with the same config hash exists; (metrics, run path)."""
-    from thunlp_repro.ki.pipeline import config_hash, run_pretrain
-    from thunlp_repro.shared.io import read_json
-    from thunlp_repro.shared.rundir import RunDir
-
-    name = f"{preset}-{tag}-{config_hash(cfg)}"
-    run, finished = RunDir.reuse_or_start("ki", cfg, name, overwrite=overwrite)
-    if finished:
-        metrics = read_json(run.results_path)["metrics"]
-    else:
-        metrics = run_pretrain(cfg, run, resume="auto" if run.resumed else None, preset=preset,
-                               label=tag, table="pretrain")  # fmt: skip
-    # provenance for the report's T8: the run folder (its name ends in the config hash), seed
-    return {**metrics, "run": run.path.name, "seed": cfg.runtime.seed}, run.path
-
-
 def train_curve(run_path: Path) -> dict[str, list[float]]:
     """α_t, L_MLM and L_KD at each logged step of one run (the report's F4), from its log."""
     import json
@@ -114,73 +59,6 @@ def train_curve(run_path: Path) -> dict[str, list[float]]:
             if '"train/alpha"' in line]  # fmt: skip
     return {"step": [r["step"] for r in rows],
             **{k: [r[f"train/{k}"] for r in rows] for k in ("alpha", "mlm", "kd")}}  # fmt: skip
-
-
-def teacher_sets(cfg: Any) -> list[str]:
-    e = cfg.exp
-    return [
-        f"train.max_steps={e.teacher_steps}",
-        f"train.eval_every={e.teacher_eval_every}",
-        "ki.schedule=none",
-        "teacher.name=null",
-        f"runtime.seed={e.teacher_seed}",
-        "keep_best=true",
-    ]
-
-
-def ensure_teacher(
-    preset: str,
-    arch: str,
-    *,
-    corpus: str | None = None,
-    fraction: float = 1.0,
-    steps: int | None = None,
-    overwrite: bool = False,
-) -> tuple[str, dict]:
-    """Pre-train a teacher, keeping its best own-PPL checkpoint (ki.md §4.5); (folder, metrics)."""
-    base = make_cfg(preset)
-    sets = teacher_sets(base) + [f"model.arch={arch}", f"data.train_fraction={fraction}"]
-    if corpus:
-        sets.append(f"data.corpus={corpus}")
-    if steps:
-        sets.append(f"train.max_steps={steps}")
-    cfg = make_cfg(preset, "", sets)
-    tag = f"teacher-{arch}" + (f"-{corpus}" if corpus else "") + (
-        f"-frac{fraction:g}" if fraction < 1 else "")  # fmt: skip
-    metrics, path = ensure_run(cfg, preset, tag, overwrite)
-    best = path / "best"
-    return str(best if (best / "config.json").is_file() else path / "export"), metrics
-
-
-def scratch_run(preset: str, arch: str, seed: int, overwrite: bool = False) -> tuple[dict, Path]:
-    """A scratch (self-learning) run of `arch`: E1's baseline, E5's G3 scratch, E6's starting
-    point and the zoo's ladder all come from here, so each trains once."""
-    cfg = make_cfg(preset)
-    if arch == cfg.model.arch:
-        tag = f"scratch-s{seed}"
-    else:
-        tag = f"g3-scratch-s{seed}" if arch == cfg.exp.g3_arch else f"ladder-{arch}-s{seed}"
-    c = make_cfg(preset, "", ["ki.schedule=none", "teacher.name=null", f"model.arch={arch}",
-                              f"runtime.seed={seed}"])  # fmt: skip
-    return ensure_run(c, preset, tag, overwrite)
-
-
-def ki_run(preset: str, seed: int, teacher: str, overwrite: bool = False) -> tuple[dict, Path]:
-    """E1's KI student for one seed (G2 of E5, E7's checkpoint, the zoo's ki-mini-student)."""
-    c = make_cfg(preset, "", [f"teacher.name={teacher}", f"runtime.seed={seed}"])
-    return ensure_run(c, preset, f"ki-s{seed}", overwrite)
-
-
-def student_runs(
-    preset: str, exp: str, sets: list[str], tag: str, overwrite: bool = False
-) -> list[dict]:
-    """The student run for each seed of the preset."""
-    cfg0 = make_cfg(preset, exp)
-    out = []
-    for seed in cfg0.exp.seeds:
-        cfg = make_cfg(preset, exp, [*sets, f"runtime.seed={seed}"])
-        out.append(ensure_run(cfg, preset, f"{tag}-s{seed}", overwrite)[0])
-    return out
 
 
 def _slim(metrics: dict) -> dict:
@@ -210,7 +88,7 @@ def write(
         config=to_dict(cfg), metrics=metrics,
         eval_info={"validation": validation, "batch_size": cfg.eval.batch_size,
                    "val_blocks_per_domain": cfg.data.val_blocks},
-        meta={"seeds": cfg.exp.seeds, "hardware": hardware(), **_user_meta()},
+        meta={"seeds": cfg.exp.seeds, "hardware": hardware(), **settings_meta()},
     )  # fmt: skip
     atomic_write_json(results_file, doc)
 
@@ -359,15 +237,12 @@ def run_e4(preset: str, results_file: Path, overwrite: bool) -> None:
 def e5_runs(preset: str, overwrite: bool = False) -> dict[str, list[tuple[dict, Path]]]:
     """G3 from scratch and G3 chained from E1's KI student (G2), per seed: (metrics, run path)."""
     cfg = make_cfg(preset)
-    g3 = cfg.exp.g3_arch
     t_dir, _ = ensure_teacher(preset, cfg.exp.teacher_arch)
     arms: dict[str, list[tuple[dict, Path]]] = {"g3-scratch": [], "g3-chain": []}
     for seed in cfg.exp.seeds:
-        arms["g3-scratch"].append(scratch_run(preset, g3, seed, overwrite))
+        arms["g3-scratch"].append(scratch_run(preset, cfg.exp.g3_arch, seed, overwrite))
         _, g2_path = ki_run(preset, seed, t_dir)
-        c = make_cfg(preset, "", [f"teacher.name={g2_path}", f"model.arch={g3}",
-                                  f"runtime.seed={seed}"])  # fmt: skip
-        arms["g3-chain"].append(ensure_run(c, preset, f"g3-chain-s{seed}", overwrite))
+        arms["g3-chain"].append(chain_run(preset, seed, g2_path, overwrite))
     return arms
 
 
@@ -473,60 +348,6 @@ def run_e6(preset: str, results_file: Path, overwrite: bool) -> None:
 
 # ------------------------------------------------------------------------------ E7
 E7_PARTS = ("e1", "e5", "e6")  # E1 arms + teacher, E5's G3 arms, E6's arms (on the domain task)
-
-
-def finetune_cfg(preset: str, model_dir: str, task: str, seed: int, cfg: Any, lr: float) -> Any:
-    """E7's recipe (ki.md §4.7) for one checkpoint, task and seed, as a shared fine-tune config."""
-    from thunlp_repro.shared.finetune import FinetuneConfig
-
-    steps = max(1, cfg.exp.finetune_epochs * cfg.exp.finetune_train_limit // 32)
-    fcfg, _ = load_config(
-        FinetuneConfig,
-        pipeline="finetune",
-        preset="smoke" if preset == "smoke" else "mini",
-        overrides=[
-            f"model.name={model_dir}",
-            f"data.task={task}",
-            f"runtime.seed={seed}",
-            f"data.train_limit={cfg.exp.finetune_train_limit}",
-            f"optim.lr={lr}",
-            "train.global_batch_size=32",
-            "train.micro_batch_size=32",
-            f"train.max_steps={steps}",
-            f"train.eval_every={max(1, steps // cfg.exp.finetune_epochs)}",
-            "optim.warmup_ratio=0.06",
-            "data.max_length=" + ("32" if task == "trec" else "64"),
-            "train.save_every=-1",
-        ],
-    )
-    return fcfg
-
-
-def finetune_key(fcfg: Any) -> str:
-    """The fine-tune's cache key: its config with the checkpoint named `<run folder>/<sub-folder>`.
-
-    The run folder's name ends in the pre-training run's config hash, so a retrained checkpoint
-    never reuses an old fine-tune, wherever the runs root lies.
-    """
-    d = to_dict(fcfg)
-    ckpt = Path(d["model"]["name"])
-    d["model"]["name"] = f"{ckpt.parent.name}/{ckpt.name}"
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def finetune_one(preset: str, model_dir: str, task: str, seed: int, tag: str, cfg: Any,
-                 lr: float) -> dict:  # fmt: skip
-    """Fine-tune a saved MLM checkpoint on a registered task through the shared pipeline."""
-    from thunlp_repro.shared.finetune import run_finetune
-    from thunlp_repro.shared.io import read_json
-    from thunlp_repro.shared.rundir import RunDir
-
-    fcfg = finetune_cfg(preset, model_dir, task, seed, cfg, lr)
-    name = f"ft-{preset}-{tag}-{task}-s{seed}-{finetune_key(fcfg)}"
-    run, finished = RunDir.reuse_or_start("ki", fcfg, name)
-    if finished:
-        return read_json(run.results_path)["metrics"]
-    return run_finetune(fcfg, run, resume="auto" if run.resumed else None, preset=preset)
 
 
 def e7_checkpoints(preset: str, parts: list[str]) -> list[tuple[str, list[str], list[str], float]]:

@@ -173,7 +173,8 @@ def run_gpt_experiment(preset: str, results_file: Path, overwrite: bool) -> None
     from thunlp_repro.ki.analysis import savings, verdict
     from thunlp_repro.ki.causal import load_causal_teacher
     from thunlp_repro.ki.data import load_tokenizer
-    from thunlp_repro.ki.experiments import _slim, make_cfg, student_runs, variant, write
+    from thunlp_repro.ki.experiments import _slim, write
+    from thunlp_repro.ki.runs import make_cfg, student_runs, variant
     from thunlp_repro.ki.topk_check import RATIO_BOUND, ratio_at
 
     cfg = make_cfg(preset, "gpt")

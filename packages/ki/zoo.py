@@ -95,29 +95,26 @@ def install(name: str, src: Path, extra_meta: dict | None = None) -> Path:
 
 def build(preset: str = "mini", names: list[str] | None = None) -> list[tuple[str, str]]:
     """Train (cached) and install the zoo entries; returns (name, folder) pairs."""
-    from thunlp_repro.ki import experiments as ex
+    from thunlp_repro.ki import runs
 
     done = []
     for name in names or ZOO.keys():
         e = ZOO.get(name)
-        cfg = ex.make_cfg(preset)
+        cfg = runs.make_cfg(preset)
         if e.kind == "teacher":
             steps = cfg.exp.domain_teacher_steps if e.corpus != "general" else None
-            src, _ = ex.ensure_teacher(
+            src, _ = runs.ensure_teacher(
                 preset, e.arch if preset == "mini" else cfg.exp.teacher_arch,
                 corpus=None if e.corpus == "general" else e.corpus, steps=steps,
             )  # fmt: skip
         elif e.kind == "scratch":
             arch = e.arch if preset == "mini" else cfg.model.arch
-            src = str(ex.scratch_run(preset, arch, 0)[1] / "export")
+            src = str(runs.scratch_run(preset, arch, 0)[1] / "export")
         else:
-            t_dir, _ = ex.ensure_teacher(preset, cfg.exp.teacher_arch)
-            _, g2 = ex.ki_run(preset, 0, t_dir)
+            t_dir, _ = runs.ensure_teacher(preset, cfg.exp.teacher_arch)
+            _, g2 = runs.ki_run(preset, 0, t_dir)
             src = str(g2 / "export")
             if e.kind == "chain":
-                arch = e.arch if preset == "mini" else cfg.exp.g3_arch
-                c3 = ex.make_cfg(preset, "", [f"teacher.name={g2}", f"model.arch={arch}",
-                                              "runtime.seed=0"])  # fmt: skip
-                src = str(ex.ensure_run(c3, preset, "g3-chain-s0")[1] / "export")
+                src = str(runs.chain_run(preset, 0, g2)[1] / "export")
         done.append((name, str(install(name, Path(src), {"preset": preset}))))
     return done

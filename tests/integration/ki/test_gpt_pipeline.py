@@ -112,14 +112,14 @@ def test_cached_step_equals_live_topk_and_after_T_equals_scratch(tmp_path):
 def test_gpt_experiment_end_to_end_and_report(tmp_path, run_root, monkeypatch):
     from thunlp_repro.ki import experiments as ex
     from thunlp_repro.ki.report import ki_section
+    from thunlp_repro.ki.runs import user_settings
     from thunlp_repro.shared.experiments import EXPERIMENTS
     from thunlp_repro.shared.io import read_json
 
     assert "ki/gpt" in EXPERIMENTS
-    real = ex.make_cfg
-    monkeypatch.setattr(ex, "make_cfg", lambda preset, exp="", o=(): real(preset, exp, [*FAST, *o]))
     out = tmp_path / "results" / "smoke" / "ki" / "gpt.json"
-    ex.RUNNERS["gpt"]("smoke", out, False)
+    with user_settings(None, FAST):
+        ex.RUNNERS["gpt"]("smoke", out, False)
     doc = read_json(out)
     m = doc["metrics"]
     assert doc["run_info"]["table"] == "gpt"
@@ -143,7 +143,8 @@ def test_gpt_experiment_end_to_end_and_report(tmp_path, run_root, monkeypatch):
     assert "M16" in text and "M17" in text
     # a second call reuses every finished run (and the cache)
     before = {r: (run_root / "ki" / r / "results.json").stat().st_mtime for r in runs}
-    ex.RUNNERS["gpt"]("smoke", out, False)
+    with user_settings(None, FAST):
+        ex.RUNNERS["gpt"]("smoke", out, False)
     assert before == {r: (run_root / "ki" / r / "results.json").stat().st_mtime for r in runs}
 
 

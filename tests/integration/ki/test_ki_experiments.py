@@ -23,11 +23,11 @@ ASSETS = ("minilm-l6", "shakespeare", "kjv", "movie-dialog", "bbc-news", "trec",
 @pytest.fixture
 def fast(monkeypatch, tmp_path, run_root):
     from thunlp_repro.ki import experiments as ex
-    from thunlp_repro.ki import zoo
+    from thunlp_repro.ki import runs, zoo
 
     require_assets(*ASSETS)
     monkeypatch.setattr(zoo, "zoo_root", lambda: tmp_path / "zoo")
-    with ex.user_settings(None, FAST):  # what `--set` does on the CLI, for every run
+    with runs.user_settings(None, FAST):  # what `--set` does on the CLI, for every run
         yield ex
 
 

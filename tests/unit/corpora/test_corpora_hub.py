@@ -265,7 +265,7 @@ def test_paper_presets_resolve_hub_corpora(preset):
 
 
 def test_the_gpt_experiment_resolves_paper_gpt():
-    from thunlp_repro.ki.experiments import make_cfg, variant
+    from thunlp_repro.ki.runs import make_cfg, variant
 
     assert variant("paper", "gpt") == "paper-gpt"
     assert make_cfg("paper", "gpt").model.arch == "llama-32x960"

@@ -14,8 +14,8 @@ from thunlp_repro.ki.data import (
     train_blocks,
     validation_set,
 )
-from thunlp_repro.ki.experiments import make_cfg
 from thunlp_repro.ki.masking import MaskSpec
+from thunlp_repro.ki.runs import make_cfg
 from thunlp_repro.shared.corpora import pack_corpus
 
 from ..corpora.hub_fakes import use_fake_hub

@@ -5,30 +5,30 @@ from __future__ import annotations
 
 import pytest
 
-from thunlp_repro.ki import experiments as ex
+from thunlp_repro.ki import runs
 from thunlp_repro.ki.pipeline import config_hash
 
 
 def test_config_hash_ignores_checkpoint_cadence_but_not_the_recipe():
-    base = config_hash(ex.make_cfg("mini"))
-    assert config_hash(ex.make_cfg("mini", "", ["train.save_every=200"])) == base
-    assert config_hash(ex.make_cfg("mini", "", ["train.save_total_limit=5"])) == base
-    assert config_hash(ex.make_cfg("mini", "", ["exp.teacher_steps=9"])) == base  # the plan
-    assert config_hash(ex.make_cfg("mini", "", ["train.max_steps=999"])) != base
-    assert config_hash(ex.make_cfg("mini", "", ["train.log_every=5"])) != base  # F4's curve
+    base = config_hash(runs.make_cfg("mini"))
+    assert config_hash(runs.make_cfg("mini", "", ["train.save_every=200"])) == base
+    assert config_hash(runs.make_cfg("mini", "", ["train.save_total_limit=5"])) == base
+    assert config_hash(runs.make_cfg("mini", "", ["exp.teacher_steps=9"])) == base  # the plan
+    assert config_hash(runs.make_cfg("mini", "", ["train.max_steps=999"])) != base
+    assert config_hash(runs.make_cfg("mini", "", ["train.log_every=5"])) != base  # F4's curve
 
 
 def test_finetune_key_follows_the_checkpoint_not_the_runs_root():
-    cfg = ex.make_cfg("mini")
+    cfg = runs.make_cfg("mini")
 
     def key(model_dir: str) -> str:
-        return ex.finetune_key(ex.finetune_cfg("mini", model_dir, "trec", 0, cfg, 1e-4))
+        return runs.finetune_key(runs.finetune_cfg("mini", model_dir, "trec", 0, cfg, 1e-4))
 
     here = key("runs/ki/mini-ki-s0-d0e4c0472edd/export")
     assert key("/data/elsewhere/ki/mini-ki-s0-d0e4c0472edd/export") == here
     assert key("runs/ki/mini-ki-s0-0123456789ab/export") != here  # retrained checkpoint
     assert key("runs/ki/mini-ki-s0-d0e4c0472edd/best") != here
-    other_seed = ex.finetune_key(ex.finetune_cfg(
+    other_seed = runs.finetune_key(runs.finetune_cfg(
         "mini", "runs/ki/mini-ki-s0-d0e4c0472edd/export", "trec", 1, cfg, 1e-4))  # fmt: skip
     assert other_seed != here
 
@@ -36,23 +36,23 @@ def test_finetune_key_follows_the_checkpoint_not_the_runs_root():
 def test_user_settings_layer_under_each_arms_own_settings(tmp_path):
     from thunlp_repro.shared.errors import ConfigError
 
-    plain = ex.make_cfg("smoke")
-    assert ex._user_meta() == {}
+    plain = runs.make_cfg("smoke")
+    assert runs.settings_meta() == {}
     user = tmp_path / "user.yaml"
     user.write_text("extends: smoke\ntrain:\n  eval_every: 7\n")
-    with ex.user_settings(user, ["train.max_steps=13", "ki.schedule=constant-half"]):
-        arm = ex.make_cfg("smoke", "", ["ki.schedule=none", "runtime.seed=1"])
+    with runs.user_settings(user, ["train.max_steps=13", "ki.schedule=constant-half"]):
+        arm = runs.make_cfg("smoke", "", ["ki.schedule=none", "runtime.seed=1"])
         assert (arm.train.max_steps, arm.train.eval_every, arm.ki.schedule) == (13, 7, "none")
-        assert ex._user_meta() == {
+        assert runs.settings_meta() == {
             "user_settings": {
                 "config": str(user),
                 "set": ["train.max_steps=13", "ki.schedule=constant-half"],
             }
         }
         with pytest.raises(ConfigError, match="train.max_stepz"):
-            ex.make_cfg("smoke", "", ["train.max_stepz=1"])
+            runs.make_cfg("smoke", "", ["train.max_stepz=1"])
     # the settings end with the block, even when it raised
-    with pytest.raises(RuntimeError), ex.user_settings(None, ["train.max_steps=13"]):
+    with pytest.raises(RuntimeError), runs.user_settings(None, ["train.max_steps=13"]):
         raise RuntimeError
-    assert ex.make_cfg("smoke").train.max_steps == plain.train.max_steps
-    assert ex._user_meta() == {}
+    assert runs.make_cfg("smoke").train.max_steps == plain.train.max_steps
+    assert runs.settings_meta() == {}
