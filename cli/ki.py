@@ -41,6 +41,21 @@ ResultsOpt = typer.Option(Path("results"), "--results", help="results root")
 ExperimentOpt = typer.Option(None, "--experiment", "-e", help="experiment id (see --help)")
 
 
+def _keep_other_tables(target: Path, given: dict) -> None:
+    """A table is rebuilt from its cached runs freely, but not replaced by one made with other
+    settings: the preset's table would be lost behind a departure from it."""
+    from thunlp_repro.ki.runs import settings_flags
+    from thunlp_repro.shared.io import read_json
+
+    if not target.is_file():
+        return
+    stored = read_json(target).get("meta", {}).get("user_settings", {})
+    if stored != given:
+        show = [" ".join(settings_flags(s)) or "the preset as shipped" for s in (stored, given)]
+        fail(f"{target} holds a table made with {show[0]}, not {show[1]}; pass --results DIR "
+             "to keep both")  # fmt: skip
+
+
 def _experiment(preset: str, table: str, results: Path, overwrite: bool, config: Path | None,
                 set_: list[str] | None, runner: Callable | None = None) -> Path:  # fmt: skip
     from thunlp_repro.ki import experiments as ex
@@ -50,6 +65,8 @@ def _experiment(preset: str, table: str, results: Path, overwrite: bool, config:
     target = results_file(preset, "ki", table, results)
     with runs.user_settings(config, set_ or []):
         runs.make_cfg(preset)  # a bad key or value fails here, before any training
+        if not overwrite:
+            _keep_other_tables(target, runs.settings_meta().get("user_settings", {}))
         (runner or ex.RUNNERS[table])(preset, target, overwrite)
     typer.echo(str(target))
     return target

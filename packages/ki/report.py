@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from thunlp_repro.ki.runs import settings_flags
 from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
 from thunlp_repro.shared.reporting.tables import format_float, markdown_table
 
@@ -131,9 +132,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
                  + " (step and FLOP savings do not depend on it; wall-clock does).")  # fmt: skip
     for table, r in sorted(by.items()):
         if user := r.get("meta", {}).get("user_settings"):
-            given = ([f"--config {user['config']}"] if "config" in user else []) + [
-                f"--set {s}" for s in user.get("set", [])]  # fmt: skip
-            parts.append(f"**{table} departs from the preset:** {' '.join(given)}")
+            parts.append(f"**{table} departs from the preset:** {' '.join(settings_flags(user))}")
     if "e1-ki-vs-scratch" in by:
         m = by["e1-ki-vs-scratch"]["metrics"]
         sav = m["savings"]

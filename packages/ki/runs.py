@@ -55,6 +55,12 @@ def settings_meta() -> dict[str, Any]:
     return {"user_settings": over} if over else {}
 
 
+def settings_flags(user: dict[str, Any]) -> list[str]:
+    """A result's `meta.user_settings` as the command-line flags that made it."""
+    return ([f"--config {user['config']}"] if "config" in user else []) + [
+        f"--set {s}" for s in user.get("set", [])]  # fmt: skip
+
+
 def make_cfg(preset: str, exp: str = "", overrides: list[str] | tuple[str, ...] = ()) -> Any:
     from thunlp_repro.ki.config import KIConfig
 

@@ -55,6 +55,12 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     assert res.exit_code == 0, res.output
     e1_cli = read_json(tmp_path / "cli" / "smoke" / "ki" / "e1-ki-vs-scratch.json")
     assert e1_cli["meta"]["user_settings"] == {"set": FAST}
+    # the same settings rebuild the table from the cached runs; other settings may not replace it
+    cli = ["compare", "--preset", "smoke", "--results", str(tmp_path / "cli")]
+    assert CliRunner().invoke(ki_cli.app, [*cli, *_sets(FAST)]).exit_code == 0
+    other = CliRunner().invoke(ki_cli.app, [*cli, *_sets([*FAST, "ki.alpha0=0.5"])])
+    assert other.exit_code == 2 and "pass --results DIR to keep both" in other.output
+    assert "--set exp.finetune_train_limit=32, not --set" in other.output.replace("\n", "")
     docs = {}
     for table in ("e1-ki-vs-scratch", "e5-generations", "e6-domain", "e7-downstream"):
         out = tmp_path / "results" / f"{table}.json"
