@@ -133,6 +133,8 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     for table, r in sorted(by.items()):
         if user := r.get("meta", {}).get("user_settings"):
             parts.append(f"**{table} departs from the preset:** {' '.join(settings_flags(user))}")
+        # what whoever ran it recorded about the run (e.g. a shared machine), kept with the result
+        parts += [f"**{table}:** {note}" for note in r.get("meta", {}).get("notes", [])]
     if "e1-ki-vs-scratch" in by:
         m = by["e1-ki-vs-scratch"]["metrics"]
         sav = m["savings"]

@@ -238,7 +238,9 @@ def test_report_plots_teacher_sweeps_and_lists_runs_once(tmp_path):
 
     e3 = doc("e3-teacher-arch", {"a": row(300.0, 0.1), "b": row(280.0, None)})
     e4 = doc("e4-teacher-data", {"full": row(300.0, 0.1)})  # same runs as E3's "a"
+    e4["meta"]["notes"] = ["its scratch runs shared the CPU with tests"]
     text = ki_section([e3, e4], tmp_path)
+    assert "**e4-teacher-data:** its scratch runs shared the CPU with tests" in text
     assert (tmp_path / "f5.png").is_file() and "F5" in text
     t8 = text[text.index("### T8 provenance") :]
     assert [t8.count(n) for n in ("ki-300.0", "ki-280.0", "| scratch |")] == [1, 1, 1]
