@@ -225,7 +225,10 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
         )
         T = by["e5-generations"]["config"]["ki"]["stop_step"]
         groups = {"G3 scratch": m["scratch"], "G3 chained from G2-KI": m["chain"]}
-        parts.append(_plot(out_dir, "f6.png", groups, "step", "F6: E5 generation 3", vline=T))
+        teacher = [g for g in m.get("generations", []) if g["generation"].startswith("G2 KI")]
+        hl = {"P*": m["savings"]["target_ppl"]} | (
+            {"teacher (G2 KI)": teacher[0]["final_ppl"]["mean"]} if teacher else {})  # fmt: skip
+        parts.append(_plot(out_dir, "f6.png", groups, "step", "F6: E5 generation 3", T, hl))
     if "e6-domain" in by:
         m = by["e6-domain"]["metrics"]
         rows = [_savings_row(k, v) for k, v in sorted(m["savings_news"].items())]
