@@ -15,7 +15,6 @@ from typing import Any
 
 from thunlp_repro.ki.analysis import (
     beats,
-    curve_of,
     no_fall_behind,
     savings,
     seed_savings,
@@ -251,7 +250,7 @@ def _generation(name: str, arch: str, runs: list[dict], sav: dict | None = None)
     saving vs the same-size scratch run (None: P* not reached)."""
     from thunlp_repro.shared.metrics import mean_and_spread
 
-    finals = [curve_of(r)[-1][1] for r in runs]
+    finals = [r["final_ppl"] for r in runs]
     m, sd, n = mean_and_spread(finals)
     return {"generation": name, "arch": arch,
             "final_ppl": {"mean": m, "sd": sd, "min": min(finals), "max": max(finals), "n": n},

@@ -31,11 +31,15 @@ def config_hash(cfg: Any) -> str:
 
     d = to_dict(cfg)
     d.pop("exp", None)
-    if "train" in d:
-        d["train"].update(save_every=TrainConfig.save_every,
-                          save_total_limit=TrainConfig.save_total_limit)  # fmt: skip
+    d["train"].update(save_every=TrainConfig.save_every,
+                      save_total_limit=TrainConfig.save_total_limit)  # fmt: skip
     if d.get("objective", "mlm") == "mlm":
         d.pop("gpt", None)
+    return dict_hash(d)
+
+
+def dict_hash(d: dict[str, Any]) -> str:
+    """sha256 (first 12 hex) of a resolved config's dict: the run and fine-tune cache keys."""
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

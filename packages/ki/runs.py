@@ -11,8 +11,6 @@ E7's fine-tunes are cached the same way (`finetune_one`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -196,10 +194,12 @@ def finetune_key(fcfg: Any) -> str:
     The run folder's name ends in the pre-training run's config hash, so a retrained checkpoint
     never reuses an old fine-tune, wherever the runs root lies.
     """
+    from thunlp_repro.ki.pipeline import dict_hash
+
     d = to_dict(fcfg)
     ckpt = Path(d["model"]["name"])
     d["model"]["name"] = f"{ckpt.parent.name}/{ckpt.name}"
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+    return dict_hash(d)
 
 
 def finetune_one(preset: str, model_dir: str, task: str, seed: int, tag: str, cfg: Any,
