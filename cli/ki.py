@@ -39,6 +39,9 @@ app.add_typer(zoo_app, name="zoo", rich_help_panel="Utilities")
 
 ResultsOpt = typer.Option(Path("results"), "--results", help="results root")
 ExperimentOpt = typer.Option(None, "--experiment", "-e", help="experiment id (see --help)")
+VariantOpt = typer.Option(
+    None, "--variant", help="keep the table beside the preset's as <table>--NAME.json (a --set run)"
+)
 
 
 def _keep_other_tables(target: Path, given: dict) -> None:
@@ -52,17 +55,23 @@ def _keep_other_tables(target: Path, given: dict) -> None:
     stored = read_json(target).get("meta", {}).get("user_settings", {})
     if stored != given:
         show = [" ".join(settings_flags(s)) or "the preset as shipped" for s in (stored, given)]
-        fail(f"{target} holds a table made with {show[0]}, not {show[1]}; pass --results DIR "
-             "to keep both")  # fmt: skip
+        fail(f"{target} holds a table made with {show[0]}, not {show[1]}; pass --variant "
+             "NAME (or --results DIR) to keep both")  # fmt: skip
 
 
 def _experiment(preset: str, table: str, results: Path, overwrite: bool, config: Path | None,
-                set_: list[str] | None, runner: Callable | None = None) -> Path:  # fmt: skip
+                set_: list[str] | None, variant: str | None,
+                runner: Callable | None = None) -> Path:  # fmt: skip
+    import re
+
     from thunlp_repro.ki import experiments as ex
     from thunlp_repro.ki import runs
     from thunlp_repro.shared.experiments import results_file
 
-    target = results_file(preset, "ki", table, results)
+    if variant is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,47}", variant):
+        fail(f"--variant must be a short lower-case name ([a-z0-9._-], up to 48), got {variant!r}")
+    # a variant sits beside the preset's table, and the report lists it under "Variants"
+    target = results_file(preset, "ki", f"{table}--{variant}" if variant else table, results)
     with runs.user_settings(config, set_ or []):
         runs.make_cfg(preset)  # a bad key or value fails here, before any training
         if not overwrite:
@@ -110,6 +119,7 @@ def compare(
     resume: str | None = ResumeOpt,
     experiment: str | None = ExperimentOpt,
     results: Path = ResultsOpt,
+    variant: str | None = VariantOpt,
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """E1 KI vs scratch over the preset's seeds (`-e e5`: generations; `-e gpt`: GPT arm)."""
@@ -117,7 +127,7 @@ def compare(
              "gpt": "gpt"}.get(experiment)  # fmt: skip
     if table is None:
         fail(f"compare --experiment must be e1, e5 or gpt, got {experiment}")
-    _experiment(preset, table, results, overwrite, config, set_)
+    _experiment(preset, table, results, overwrite, config, set_, variant)
 
 
 @app.command("topk-check", rich_help_panel="Evaluate")
@@ -167,13 +177,14 @@ def sweep(
     resume: str | None = ResumeOpt,
     experiment: str = typer.Option("e2", "--experiment", "-e", help="e2 | e3 | e4"),
     results: Path = ResultsOpt,
+    variant: str | None = VariantOpt,
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """E2 inheritance schedules, or the E3 / E4 teacher sweeps."""
     table = {"e2": "e2-schedule", "e3": "e3-teacher-arch", "e4": "e4-teacher-data"}.get(experiment)
     if table is None:
         fail(f"sweep --experiment must be e2, e3 or e4, got {experiment}")
-    _experiment(preset, table, results, overwrite, config, set_)
+    _experiment(preset, table, results, overwrite, config, set_, variant)
 
 
 @app.command(rich_help_panel="Reproduce")
@@ -184,10 +195,11 @@ def domain(
     set_: list[str] | None = SetOpt,
     resume: str | None = ResumeOpt,
     results: Path = ResultsOpt,
+    variant: str | None = VariantOpt,
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """E6 domain adaptation: plain continued MLM vs KI from a domain (and a general) teacher."""
-    _experiment(preset, "e6-domain", results, overwrite, config, set_)
+    _experiment(preset, "e6-domain", results, overwrite, config, set_, variant)
 
 
 @app.command(rich_help_panel="Evaluate")
@@ -198,6 +210,7 @@ def downstream(
     set_: list[str] | None = SetOpt,
     resume: str | None = ResumeOpt,
     results: Path = ResultsOpt,
+    variant: str | None = VariantOpt,
     overwrite: bool = OverwriteOpt,
     part: list[str] | None = typer.Option(
         None, "--part", help="only these model groups: e1 (E1 arms + teacher), e5 (G3), e6"
@@ -210,7 +223,7 @@ def downstream(
     from thunlp_repro.ki import experiments as ex
 
     runner = partial(ex.run_e7, parts=part) if part else ex.run_e7
-    _experiment(preset, "e7-downstream", results, overwrite, config, set_, runner)
+    _experiment(preset, "e7-downstream", results, overwrite, config, set_, variant, runner)
 
 
 @app.command(rich_help_panel="Reproduce")

@@ -107,34 +107,52 @@ def _plot(
     return _save(plt, fig, ax, out_dir / name, title)
 
 
-def _acceptance(results: list[dict]) -> str:
-    rows = []
+def _label(r: dict) -> str:
+    """A result's table id, with the --set flags of a variant run (a departure from the preset)."""
+    user = r.get("meta", {}).get("user_settings")
+    table = r["run_info"]["table"]
+    return f"{table} ({' '.join(settings_flags(user))})" if user else table
+
+
+def split_variants(results: list[dict]) -> tuple[dict[str, dict], list[dict]]:
+    """One main result per table (the preset's own when there is one) and the variants: the same
+    table run again with --config/--set and kept beside it under another file name."""
+    by: dict[str, dict] = {}
+    for r in sorted(results, key=lambda r: bool(r.get("meta", {}).get("user_settings"))):
+        by.setdefault(r["run_info"]["table"], r)
+    kept = {id(r) for r in by.values()}
+    return by, [r for r in results if id(r) not in kept]
+
+
+def _acceptance(results: list[dict], extra: list[list[str]] = ()) -> str:
+    rows = list(extra)
     for r in results:
         for mid, v in sorted(r["metrics"].get("acceptance", {}).items()):
             val = v["value"]
             text = format_float(val, 3) if isinstance(val, float) else str(val)[:80]
-            rows.append([mid, r["run_info"]["table"], text, v["threshold"], v["status"]])
+            rows.append([mid, _label(r), text, v["threshold"], v["status"]])
     rows.sort(key=lambda row: int(row[0][1:]))
     return markdown_table(["id", "table", "measured", "threshold", "verdict"], rows)
 
 
 def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     """Markdown of the KI section for one preset."""
-    by = {r["run_info"]["table"]: r for r in results}
+    by, variants = split_variants(results)
     parts = ["Measured on the preset named above. PPL = exp(mean NLL per selected token) on the "
              "fixed masked validation set; savings are against the mean final PPL of the scratch "
              "seeds (P*), per KI seed, as mean ± sd [min, max]. FLOPs follow ki.md §2.6; the "
              "teacher's own pre-training is a sunk cost, reported separately."]  # fmt: skip
+    shown = sorted(by.values(), key=_label) + variants
     where: dict[str, list[str]] = {}
-    for table, r in sorted(by.items()):
-        where.setdefault(_hardware(r.get("meta", {})), []).append(table)
+    for r in shown:
+        where.setdefault(_hardware(r.get("meta", {})), []).append(_label(r))
     parts.append("Hardware: " + "; ".join(f"{', '.join(t)}: {h}" for h, t in where.items())
                  + " (step and FLOP savings do not depend on it; wall-clock does).")  # fmt: skip
     for table, r in sorted(by.items()):
         if user := r.get("meta", {}).get("user_settings"):
             parts.append(f"**{table} departs from the preset:** {' '.join(settings_flags(user))}")
-        # what whoever ran it recorded about the run (e.g. a shared machine), kept with the result
-        parts += [f"**{table}:** {note}" for note in r.get("meta", {}).get("notes", [])]
+    for r in shown:  # what whoever ran it recorded about the run (e.g. a shared machine)
+        parts += [f"**{_label(r)}:** {note}" for note in r.get("meta", {}).get("notes", [])]
     if "e1-ki-vs-scratch" in by:
         m = by["e1-ki-vs-scratch"]["metrics"]
         sav = m["savings"]
@@ -260,9 +278,57 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
         )
     if "gpt" in by:
         parts.append(gpt_section(by["gpt"], out_dir))
-    parts.append("### T7 acceptance\n\n" + _acceptance(results))
-    parts.append("### T8 provenance\n\n" + _provenance(by))
+    if rows := [_variant_row(r) for r in variants if "savings" in r["metrics"]]:
+        parts.append("### Variants (a table run again with --set; savings against its own P*)\n\n"
+                     + markdown_table(["run", "teacher PPL", *SAV_HEAD[1:]], rows))  # fmt: skip
+    budget, m18 = _time_budget(shown)
+    parts.append("### T7 acceptance\n\n" + _acceptance(results, [m18]))
+    parts.append(budget)
+    parts.append("### T8 provenance\n\n" + _provenance(shown))
     return "\n\n".join(parts)
+
+
+E1_BUDGET_MIN = 45  # M18: E1 end to end on 2 cores
+
+
+def _time_budget(shown: list[dict]) -> tuple[str, list[str]]:
+    """T9 and M18: each table's training time, summed over its runs' timed training steps.
+
+    Runs record the time of their training steps (resumes included), not evaluation or data
+    preparation, so every sum is a lower bound of the end-to-end time: M18 can FAIL on it but
+    cannot PASS, and fine-tunes (E7) are not timed at all."""
+    rows, seen, e1 = [], set(), None
+    total: dict[str, float] = {}  # per hardware: minutes of every run, each once
+    for r in shown:
+        runs = {m.get("run") or str(id(m)): m for m in _run_metrics(r["metrics"])}
+        minutes = sum(m.get("wall_s") or 0.0 for m in runs.values()) / 60
+        new = [k for k in runs if k not in seen]
+        seen.update(new)
+        hw = _hardware(r.get("meta", {}))
+        total[hw] = total.get(hw, 0.0) + sum(runs[k].get("wall_s") or 0.0 for k in new) / 60
+        rows.append([_label(r), len(runs), len(new), f"{minutes:.1f}", hw])
+        if _label(r) == "e1-ki-vs-scratch":
+            e1 = (minutes, hw)
+    head = ["table", "runs", "first trained here", "training minutes", "hardware"]
+    text = ("### T9 time budget (M18)\n\nTraining-step time of each table's runs (a run shared "
+            "by several tables counts in each; evaluation and fine-tunes are not timed, so "
+            "these are lower bounds). All tables' runs, each once: "
+            + "; ".join(f"{m:.1f} min on {hw}" for hw, m in total.items() if hw.startswith("CPU"))
+            + " (runs on other hardware: see the table).\n\n"
+            + markdown_table(head, rows))  # fmt: skip
+    thr = f"E1 end to end <= {E1_BUDGET_MIN} min on 2 cores"
+    if e1 is None:
+        return text, ["M18", "e1-ki-vs-scratch", "E1 not run", thr, "NOT TESTABLE"]
+    minutes, hw = e1
+    over = hw == "CPU (2 cores)" and minutes > E1_BUDGET_MIN  # a lower bound can only fail
+    return text, ["M18", "e1-ki-vs-scratch", f">= {minutes:.1f} min ({hw})", thr,
+                  "FAIL" if over else "NOT TESTABLE"]  # fmt: skip
+
+
+def _variant_row(r: dict) -> list[str]:
+    m = r["metrics"]
+    return [_label(r), format_float(m.get("teacher_ppl"), 2) if m.get("teacher_ppl") else "—",
+            *_savings_row("", m["savings"])[1:]]  # fmt: skip
 
 
 def _run_metrics(node: Any) -> list[dict]:
@@ -276,10 +342,11 @@ def _run_metrics(node: Any) -> list[dict]:
     return []
 
 
-def _provenance(by: dict[str, dict]) -> str:
+def _provenance(results: list[dict]) -> str:
     """T8: one row per run (a run shared by several experiments is listed once)."""
     rows, seen = [], set()
-    for table, r in sorted(by.items()):
+    for r in results:
+        table = _label(r)
         for m in _run_metrics(r["metrics"]):
             key = m.get("run") or id(m)
             if key in seen:

@@ -59,8 +59,17 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     cli = ["compare", "--preset", "smoke", "--results", str(tmp_path / "cli")]
     assert CliRunner().invoke(ki_cli.app, [*cli, *_sets(FAST)]).exit_code == 0
     other = CliRunner().invoke(ki_cli.app, [*cli, *_sets([*FAST, "ki.alpha0=0.5"])])
-    assert other.exit_code == 2 and "pass --results DIR to keep both" in other.output
+    assert other.exit_code == 2 and "pass --variant NAME" in other.output.replace("\n", "")
     assert "--set exp.finetune_train_limit=32, not --set" in other.output.replace("\n", "")
+    # --variant keeps it beside the preset's table; a bad name is refused before any training
+    bad = CliRunner().invoke(ki_cli.app, [*cli, "--variant", "Half Alpha"])
+    assert bad.exit_code == 2 and "--variant must be" in bad.output
+    longer = [*cli, "--variant", "long-teacher", *_sets([*FAST, "exp.teacher_steps=8"])]
+    assert CliRunner().invoke(ki_cli.app, longer).exit_code == 0
+    kept = read_json(tmp_path / "cli" / "smoke" / "ki" / "e1-ki-vs-scratch--long-teacher.json")
+    assert kept["run_info"]["table"] == "e1-ki-vs-scratch"
+    assert kept["meta"]["user_settings"]["set"][-1] == "exp.teacher_steps=8"
+    assert kept["metrics"]["scratch"] == e1_cli["metrics"]["scratch"]  # only the teacher differs
     docs = {}
     for table in ("e1-ki-vs-scratch", "e5-generations", "e6-domain", "e7-downstream"):
         out = tmp_path / "results" / f"{table}.json"
@@ -74,9 +83,10 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     runs = _pretrain_runs(run_root)
     # E1: teacher + 2 seeds x (scratch, ki); E5: 2 x g3-chain (smoke's G3 has the student's
     # shape, so its scratch arm is E1's); E6: news teacher + 2 x 3 arms. Nothing else: E5, E6
-    # and E7 reuse E1's runs.
+    # and E7 reuse E1's runs. The long-teacher variant adds its teacher and 2 KI runs.
     tags = sorted(r.rsplit("-", 1)[0].removeprefix("smoke-") for r in runs)
-    assert tags == sorted(["teacher-t-1x32", "teacher-t-1x32-news",
+    assert tags == sorted(["teacher-t-1x32", "teacher-t-1x32-news", "teacher-t-1x32", "ki-s0",
+                           "ki-s1",
                            *(f"{a}-s{s}" for a in ("scratch", "ki", "g3-chain", "e6-plain",
                                                    "e6-ki-news", "e6-ki-general")
                              for s in (0, 1))]), tags  # fmt: skip
@@ -136,7 +146,9 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     fts = sorted(p.name for p in (run_root / "ki").iterdir() if p.name.startswith("ft-"))
     assert len(fts) == 2 * (5 * 2 + 3) and all(len(n.rsplit("-", 1)[1]) == 12 for n in fts)
 
-    text = ki_section(list(docs.values()), tmp_path)
+    text = ki_section([*docs.values(), kept], tmp_path)
+    variants = text[text.index("### Variants") :]
+    assert "| e1-ki-vs-scratch (--set train.max_steps=6" in variants
     assert "**e1-ki-vs-scratch departs from the preset:** --set train.max_steps=6" in text
     assert "T4 downstream" in text and "e6-ki-news" in text and "—" in text
     assert "| G2 KI from G1 |" in text

@@ -245,3 +245,55 @@ def test_report_plots_teacher_sweeps_and_lists_runs_once(tmp_path):
     t8 = text[text.index("### T8 provenance") :]
     assert [t8.count(n) for n in ("ki-300.0", "ki-280.0", "| scratch |")] == [1, 1, 1]
     assert "hardware not recorded" in text
+
+
+def test_report_keeps_the_preset_table_and_lists_a_set_variant_beside_it(tmp_path):
+    """A table run again with --set (saved under another file name) is a variant: the preset's
+    own result stays the main one; the variant gets its own savings row and labelled verdicts."""
+    from thunlp_repro.ki.report import ki_section, split_variants
+
+    def sav(saving):
+        ms = {"mean": saving, "sd": 0.0, "min": saving, "max": saving, "n": 1}
+        return {"target_ppl": 300.0, "steps_to_target": ms, "step_saving": ms,
+                "flop_saving_with_teacher": ms, "flop_saving_without_teacher": ms,
+                "wall_saving": ms, "per_seed": [{"final_ppl": 290.0}]}  # fmt: skip
+
+    def doc(user, saving, status):  # user: meta.user_settings as runs.settings_meta writes it
+        return {"run_info": {"table": "e9-custom"}, "config": {},
+                "meta": {"user_settings": user} if user else {},
+                "metrics": {"savings": sav(saving), "teacher_ppl": 250.0,
+                            "acceptance": {"M5": {"value": saving, "threshold": "<= 0.8",
+                                                  "status": status}}}}  # fmt: skip
+
+    variant = doc({"set": ["exp.teacher_steps=6000"]}, 0.3, "PASS")
+    preset = doc({}, 0.1, "FAIL")
+    by, variants = split_variants([variant, preset])
+    assert by == {"e9-custom": preset} and variants == [variant]
+    text = ki_section([variant, preset], tmp_path)
+    assert "departs from the preset" not in text
+    rows = text[text.index("### Variants") :].splitlines()
+    assert any(r.startswith("| e9-custom (--set exp.teacher_steps=6000) | 250.00 | 300.00")
+               and "30.0% ± 0.0" in r for r in rows)  # fmt: skip
+    t7 = text[text.index("### T7") :]
+    assert "| M5 | e9-custom (--set exp.teacher_steps=6000) | 0.300 |" in t7
+    assert "| M5 | e9-custom | 0.100 |" in t7
+
+
+def test_time_budget_sums_training_minutes_and_m18_can_only_fail_on_a_lower_bound():
+    from thunlp_repro.ki.report import _time_budget
+
+    def doc(table, walls):
+        runs = [{"run": name, "steps": 1, "evals": [], "wall_s": w} for name, w in walls.items()]
+        return {"run_info": {"table": table}, "metrics": {"runs": runs},
+                "meta": {"hardware": {"gpus": [], "cpu_count": 2}}}  # fmt: skip
+
+    e1 = doc("e1-ki-vs-scratch", {"teacher": 600.0, "ki": 1200.0, "scratch": 1200.0})
+    e2 = doc("e2-schedule", {"scratch": 1200.0, "ki-T200": 600.0})  # scratch shared with E1
+    text, m18 = _time_budget([e1, e2])
+    assert "each once: 60.0 min on CPU (2 cores)" in text
+    assert "| e2-schedule | 2 | 1 | 30.0 | CPU (2 cores) |" in text
+    assert m18[0] == "M18" and m18[2].startswith(">= 50.0 min") and m18[-1] == "FAIL"
+    fast = doc("e1-ki-vs-scratch", {"teacher": 600.0, "ki": 600.0})
+    assert _time_budget([fast])[1][-1] == "NOT TESTABLE"  # 20 min of steps: not a full E1 time
+    gpu = {**e1, "meta": {"hardware": {"gpus": ["1x H200"], "cpu_count": 16}}}
+    assert _time_budget([gpu])[1][-1] == "NOT TESTABLE"  # M18 is a 2-core budget
