@@ -9,6 +9,7 @@ F8 (GPT arm: causal PPL vs steps, on its own axis, never with MLM PPLs) and its 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ def split_variants(results: list[dict]) -> tuple[dict[str, dict], list[dict]]:
     return by, [r for r in results if id(r) not in kept]
 
 
-def _acceptance(results: list[dict], extra: list[list[str]] = ()) -> str:
+def _acceptance(results: list[dict], extra: Sequence[list[str]] = ()) -> str:
     rows = list(extra)
     for r in results:
         for mid, v in sorted(r["metrics"].get("acceptance", {}).items()):
@@ -281,7 +282,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     if rows := [_variant_row(r) for r in variants if "savings" in r["metrics"]]:
         parts.append("### Variants (a table run again with --set; savings against its own P*)\n\n"
                      + markdown_table(["run", "teacher PPL", *SAV_HEAD[1:]], rows))  # fmt: skip
-    budget, m18 = _time_budget(shown)
+    budget, m18 = _time_budget(shown, by.get("e1-ki-vs-scratch"))
     parts.append("### T7 acceptance\n\n" + _acceptance(results, [m18]))
     parts.append(budget)
     parts.append("### T8 provenance\n\n" + _provenance(shown))
@@ -291,7 +292,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
 E1_BUDGET_MIN = 45  # M18: E1 end to end on 2 cores
 
 
-def _time_budget(shown: list[dict]) -> tuple[str, list[str]]:
+def _time_budget(shown: list[dict], e1_result: dict | None) -> tuple[str, list[str]]:
     """T9 and M18: each table's training time, summed over its runs' timed training steps.
 
     Runs record the time of their training steps (resumes included), not evaluation or data
@@ -307,7 +308,7 @@ def _time_budget(shown: list[dict]) -> tuple[str, list[str]]:
         hw = _hardware(r.get("meta", {}))
         total[hw] = total.get(hw, 0.0) + sum(runs[k].get("wall_s") or 0.0 for k in new) / 60
         rows.append([_label(r), len(runs), len(new), f"{minutes:.1f}", hw])
-        if _label(r) == "e1-ki-vs-scratch":
+        if r is e1_result:
             e1 = (minutes, hw)
     head = ["table", "runs", "first trained here", "training minutes", "hardware"]
     text = ("### T9 time budget (M18)\n\nTraining-step time of each table's runs (a run shared "
