@@ -237,8 +237,10 @@ def report(
     out: Path = typer.Option(Path("reports"), "--out", help="reports folder"),
 ) -> None:
     """Write the shared report (the KI section included) from the result JSONs."""
-    import thunlp_repro.ki.experiments  # noqa: F401  (registers the experiments)
+    from thunlp_repro.cli.main import register_experiments
     from thunlp_repro.shared.reporting.report import write_report
+
+    register_experiments()  # every paper's section, as `thunlp-repro report` writes them
 
     for path in write_report(results, out):
         typer.echo(str(path))

@@ -61,7 +61,7 @@ def root(
         os.environ["THUNLP_REPRO_RUNS"] = str(runs_root)
 
 
-def _register_experiments() -> None:
+def register_experiments() -> None:
     """Import the modules that register experiments (heavy imports stay inside their runs)."""
     import thunlp_repro.chatdev.experiments  # noqa: F401
     import thunlp_repro.ki.experiments  # noqa: F401
@@ -147,7 +147,7 @@ def list_(what: str = typer.Argument("experiments", help="experiments | presets 
     from thunlp_repro.shared.experiments import EXPERIMENTS
 
     if what == "experiments":
-        _register_experiments()
+        register_experiments()
         for key in EXPERIMENTS.keys():
             typer.echo(f"{key}\t{EXPERIMENTS.get(key).description}")
     elif what == "pipelines":
@@ -169,7 +169,7 @@ def report(
     out: Path = typer.Option(Path("reports"), "--out", help="reports folder"),
 ) -> None:
     """Write the shared report (reports/<paper>.md + PNG) from the result JSONs."""
-    _register_experiments()
+    register_experiments()
     from thunlp_repro.shared.reporting.report import write_report
 
     for path in write_report(results, out):
@@ -186,7 +186,7 @@ def reproduce_all(
     out: Path = typer.Option(Path("reports"), "--out", help="reports folder"),
 ) -> None:
     """Run every registered experiment that has no result yet, then write the report."""
-    _register_experiments()
+    register_experiments()
     from thunlp_repro.shared.experiments import reproduce
     from thunlp_repro.shared.reporting.report import write_report
 

@@ -10,7 +10,7 @@
   written). Without Xvfb the `mini-headless` preset is used (no GUI sentence). The batch folder
   is `runs/chatdev-batches/<preset>-table1` and is resumed when it exists.
 
-Register by importing this module (`cli/main.py::_register_experiments`).
+Register by importing this module (`cli/main.py::register_experiments`).
 
 Reproduces: ChatDev Tables 1 and 3; chatdev.md §5.1, §5.2 (M10), §2.17.
 """

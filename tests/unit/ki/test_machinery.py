@@ -300,3 +300,22 @@ def test_time_budget_sums_training_minutes_and_m18_can_only_fail_on_a_lower_boun
     gpu = {**e1, "meta": {"hardware": {"gpus": ["1x H200"], "cpu_count": 16}}}
     assert _time_budget([gpu], gpu)[1][-1] == "NOT TESTABLE"  # M18 is a 2-core budget
     assert _time_budget([e2], None)[1][2] == "E1 not run"
+
+
+def test_ki_report_writes_every_papers_section_like_the_top_level_report(tmp_path):
+    """`ki report` rewrites reports/*.md for every paper: the others keep their own sections."""
+    import shutil
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from thunlp_repro.cli import ki as ki_cli
+
+    src = Path(__file__).parents[3] / "results" / "mini" / "finetune" / "reference.json"
+    (tmp_path / "results" / "mini" / "finetune").mkdir(parents=True)
+    shutil.copy(src, tmp_path / "results" / "mini" / "finetune" / "reference.json")
+    res = CliRunner().invoke(ki_cli.app, ["report", "--results", str(tmp_path / "results"),
+                                          "--out", str(tmp_path / "reports")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "reports" / "finetune.md").read_text()
+    assert "### Reference fine-tune" in text and "No report section is registered" not in text
