@@ -54,7 +54,7 @@ def _keep_other_tables(target: Path, given: dict) -> None:
         return
     stored = read_json(target).get("meta", {}).get("user_settings", {})
     if stored != given:
-        show = [" ".join(settings_flags(s)) or "the preset as shipped" for s in (stored, given)]
+        show = [settings_flags(s) or "the preset as shipped" for s in (stored, given)]
         fail(f"{target} holds a table made with {show[0]}, not {show[1]}; pass --variant "
              "NAME (or --results DIR) to keep both")  # fmt: skip
 

@@ -21,11 +21,13 @@ logger = logging.getLogger(__name__)
 def config_hash(cfg: Any) -> str:
     """sha256 (first 12 hex) of the resolved config: the run cache key.
 
-    The `exp` block plans experiments (their arms become overrides of the run's own fields), so
-    it is left out: editing an experiment's plan must not retrain the runs it shares. The `gpt`
-    block only matters to causal runs; it is left out of masked-LM hashes. The checkpoint cadence
-    does not change a run's numbers (a resumed run equals an uninterrupted one), so it is hashed
-    at its defaults: keys of runs saved before it was set stay valid.
+    Only what can change a run's numbers is hashed, so a `--set` that one arm ignores does not
+    retrain it. The `exp` block plans experiments (their arms become overrides of the run's own
+    fields); the `gpt` block only matters to causal runs, and its top-k check settings only to
+    the check run after training; a run without a teacher (`ki.schedule=none`) ignores the
+    teacher, the KI block and how teacher logits travel. The checkpoint cadence does not change
+    a run's numbers (a resumed run equals an uninterrupted one), so it is hashed at its defaults.
+    Runs saved under older keys are still found (`runs.run_name`).
     """
     from thunlp_repro.shared.config import TrainConfig
 
@@ -35,6 +37,13 @@ def config_hash(cfg: Any) -> str:
                       save_total_limit=TrainConfig.save_total_limit)  # fmt: skip
     if d.get("objective", "mlm") == "mlm":
         d.pop("gpt", None)
+    gpt = d.get("gpt", {})
+    for key in ("check_ks", "check_sequences", "check_seed"):
+        gpt.pop(key, None)
+    if d["ki"]["schedule"] == "none":
+        del d["ki"], d["teacher"]
+        for key in ("kd", "topk", "cache_batch"):
+            gpt.pop(key, None)
     return dict_hash(d)
 
 

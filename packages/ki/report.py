@@ -112,7 +112,7 @@ def _label(r: dict) -> str:
     """A result's table id, with the --set flags of a variant run (a departure from the preset)."""
     user = r.get("meta", {}).get("user_settings")
     table = r["run_info"]["table"]
-    return f"{table} ({' '.join(settings_flags(user))})" if user else table
+    return f"{table} ({settings_flags(user)})" if user else table
 
 
 def split_variants(results: list[dict]) -> tuple[dict[str, dict], list[dict]]:
@@ -151,7 +151,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
                  + " (step and FLOP savings do not depend on it; wall-clock does).")  # fmt: skip
     for table, r in sorted(by.items()):
         if user := r.get("meta", {}).get("user_settings"):
-            parts.append(f"**{table} departs from the preset:** {' '.join(settings_flags(user))}")
+            parts.append(f"**{table} departs from the preset:** {settings_flags(user)}")
     for r in shown:  # what whoever ran it recorded about the run (e.g. a shared machine)
         parts += [f"**{_label(r)}:** {note}" for note in r.get("meta", {}).get("notes", [])]
     if "e1-ki-vs-scratch" in by:

@@ -37,7 +37,7 @@ def user_settings(
     """Layer a `--config` file and `--set` overrides over the preset for every run built inside.
 
     They apply before each arm's own settings (its schedule, teacher, seed), which must win; a
-    changed setting changes the runs' config hashes, so cached runs are never mixed in.
+    setting changes the config hash of each run that uses it, so cached runs are never mixed in.
     """
     token = _USER.set((None if config_file is None else str(config_file), tuple(sets)))
     try:
@@ -53,10 +53,11 @@ def settings_meta() -> dict[str, Any]:
     return {"user_settings": over} if over else {}
 
 
-def settings_flags(user: dict[str, Any]) -> list[str]:
-    """A result's `meta.user_settings` as the command-line flags that made it."""
-    return ([f"--config {user['config']}"] if "config" in user else []) + [
+def settings_flags(user: dict[str, Any]) -> str:
+    """A result's `meta.user_settings` as the command-line flags that made it ("" for none)."""
+    flags = ([f"--config {user['config']}"] if "config" in user else []) + [
         f"--set {s}" for s in user.get("set", [])]  # fmt: skip
+    return " ".join(flags)
 
 
 def make_cfg(preset: str, exp: str = "", overrides: list[str] | tuple[str, ...] = ()) -> Any:
@@ -70,11 +71,11 @@ def make_cfg(preset: str, exp: str = "", overrides: list[str] | tuple[str, ...] 
 
 def ensure_run(cfg: Any, preset: str, tag: str, overwrite: bool = False) -> tuple[dict, Path]:
     """Train `cfg` unless a finished run with the same config hash exists; (metrics, run path)."""
-    from thunlp_repro.ki.pipeline import config_hash, run_pretrain
+    from thunlp_repro.ki.pipeline import run_pretrain
     from thunlp_repro.shared.io import read_json
     from thunlp_repro.shared.rundir import RunDir
 
-    name = f"{preset}-{tag}-{config_hash(cfg)}"
+    name = run_name(cfg, preset, tag)
     run, finished = RunDir.reuse_or_start("ki", cfg, name, overwrite=overwrite)
     if finished:
         metrics = read_json(run.results_path)["metrics"]
@@ -83,6 +84,30 @@ def ensure_run(cfg: Any, preset: str, tag: str, overwrite: bool = False) -> tupl
                                label=tag, table="pretrain")  # fmt: skip
     # provenance for the report's T8: the run folder (its name ends in the config hash), seed
     return {**metrics, "run": run.path.name, "seed": cfg.runtime.seed}, run.path
+
+
+def run_name(cfg: Any, preset: str, tag: str) -> str:
+    """`<preset>-<tag>-<config hash>`, or the folder of the same run saved under an older key.
+
+    Keys once hashed settings a run ignores (before 2026-11-27): a saved run whose config hashes
+    to `cfg`'s key today keeps its folder, so it and the fine-tunes keyed by it stay cached.
+    """
+    from thunlp_repro.ki.config import KIConfig
+    from thunlp_repro.ki.pipeline import config_hash
+    from thunlp_repro.shared.errors import ConfigError
+    from thunlp_repro.shared.paths import runs_root
+
+    key, root = config_hash(cfg), runs_root() / "ki"
+    name = f"{preset}-{tag}-{key}"
+    if (root / name).is_dir():
+        return name
+    for old in sorted(root.glob(f"{preset}-{tag}-{'?' * len(key)}/config.yaml")):
+        try:
+            if config_hash(load_config(KIConfig, config_file=old)[0]) == key:
+                return old.parent.name
+        except ConfigError:  # saved by an older schema: not this run
+            continue
+    return name
 
 
 def teacher_sets(cfg: Any) -> list[str]:

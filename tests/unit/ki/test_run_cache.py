@@ -4,9 +4,11 @@ keys hold and leave out, and how a user's `--config`/`--set` reach every run of 
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from thunlp_repro.ki import runs
 from thunlp_repro.ki.pipeline import config_hash
+from thunlp_repro.shared.config import to_dict
 
 
 def test_config_hash_ignores_checkpoint_cadence_but_not_the_recipe():
@@ -16,6 +18,38 @@ def test_config_hash_ignores_checkpoint_cadence_but_not_the_recipe():
     assert config_hash(runs.make_cfg("mini", "", ["exp.teacher_steps=9"])) == base  # the plan
     assert config_hash(runs.make_cfg("mini", "", ["train.max_steps=999"])) != base
     assert config_hash(runs.make_cfg("mini", "", ["train.log_every=5"])) != base  # F4's curve
+
+
+def test_a_setting_that_a_run_ignores_does_not_retrain_it():
+    scratch = ["ki.schedule=none", "teacher.name=null"]
+    base = config_hash(runs.make_cfg("mini", "", scratch))
+    for inert in ("ki.temperature=1.0", "ki.alpha0=0.5", "ki.stop_step=200", "teacher.name=x"):
+        assert config_hash(runs.make_cfg("mini", "", [inert, *scratch])) == base, inert
+    assert config_hash(runs.make_cfg("mini", "", ["ki.temperature=1.0"])) != config_hash(
+        runs.make_cfg("mini"))  # ... but a KI run uses them  # fmt: skip
+    gpt = config_hash(runs.make_cfg("mini", "gpt", scratch))
+    for inert in ("gpt.topk=256", "gpt.kd=full-live", "gpt.check_ks=[64]"):
+        assert config_hash(runs.make_cfg("mini", "gpt", [inert, *scratch])) == gpt, inert
+    assert config_hash(runs.make_cfg("mini", "gpt", ["gpt.topk=256"])) != config_hash(
+        runs.make_cfg("mini", "gpt"))  # fmt: skip
+
+
+def test_a_run_saved_under_an_older_key_keeps_its_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("THUNLP_REPRO_RUNS", str(tmp_path))
+    cfg = runs.make_cfg("mini", "", ["ki.schedule=none", "teacher.name=null"])
+    new = f"mini-scratch-s0-{config_hash(cfg)}"
+    assert runs.run_name(cfg, "mini", "scratch-s0") == new
+
+    def save(name: str, c) -> None:
+        (tmp_path / "ki" / name).mkdir(parents=True)
+        (tmp_path / "ki" / name / "config.yaml").write_text(yaml.safe_dump(to_dict(c)))
+
+    save("mini-scratch-s0-0123456789ab", runs.make_cfg("mini", "", ["train.max_steps=9"]))
+    save("mini-scratch-s0-0123456789ac", cfg)  # ki.* hashed under the older key
+    variant = runs.make_cfg("mini", "", ["ki.temperature=1.0", "ki.schedule=none"])
+    assert runs.run_name(variant, "mini", "scratch-s0") == "mini-scratch-s0-0123456789ac"
+    (tmp_path / "ki" / new).mkdir()
+    assert runs.run_name(cfg, "mini", "scratch-s0") == new
 
 
 def test_finetune_key_follows_the_checkpoint_not_the_runs_root():
