@@ -93,6 +93,32 @@ def mean_curve(results: list[dict[str, Any]], key: str = "ppl") -> list[dict[str
     return out
 
 
+def step_lead(
+    scratch: list[dict], ki: list[dict], at: float, key: str = "ppl"
+) -> list[float | None]:
+    """How many steps each KI run is ahead of scratch at step `at` (e.g. T).
+
+    The KI run's PPL at `at` (log-linear between evaluations) is looked up on the mean scratch
+    curve: the lead is the step where scratch first gets there, minus `at` (negative: behind;
+    None: scratch never gets there). Beside the lead at P* (S - s_KI) it shows whether the
+    saving is built while the teacher teaches or after T.
+    """
+    ref = [(p["step"], p["mean"]) for p in mean_curve(scratch, key)]
+    out: list[float | None] = []
+    for r in ki:
+        s = crossing(ref, _log_interp(curve_of(r, key), at))
+        out.append(None if s is None else s - at)
+    return out
+
+
+def _log_interp(curve: list[tuple[float, float]], x: float) -> float:
+    """y at `x`, linear in log y between the points around it (clamped at the ends)."""
+    for (x0, y0), (x1, y1) in zip(curve, curve[1:], strict=False):
+        if x0 <= x <= x1:
+            return math.exp(math.log(y0) + (math.log(y1) - math.log(y0)) * (x - x0) / (x1 - x0))
+    return curve[0][1] if x < curve[0][0] else curve[-1][1]
+
+
 def _sd(vals: list[float]) -> float:
     if len(vals) < 2:
         return 0.0

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from thunlp_repro.ki.analysis import step_lead
 from thunlp_repro.ki.runs import settings_flags
 from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
 from thunlp_repro.shared.reporting.tables import format_float, markdown_table
@@ -168,7 +169,9 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
                      f"KI/scratch PPL ratio is {format_float(nf['worst_ratio_after_T'], 3)}; "
                      f"final KI {format_float(nf['final_ki'], 2)} vs scratch "
                      f"{format_float(nf['final_scratch'], 2)}. Goal (issue) s_KI/S <= 70%: "
-                     f"{m.get('goal_70pct_steps')}.")  # fmt: skip
+                     f"{m.get('goal_70pct_steps')}. Lead over the mean scratch curve at T, per "
+                     f"seed: {_leads(m)} steps; at P* it is S - s_KI = "
+                     f"{_leads_at_target(sav)} steps.")  # fmt: skip
         T = by["e1-ki-vs-scratch"]["config"]["ki"]["stop_step"]
         groups = {"scratch": m["scratch"], "KI": m["ki"]}
         hl = {"P*": sav["target_ppl"], "teacher": m["teacher_ppl"]}
@@ -281,7 +284,8 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
         parts.append(gpt_section(by["gpt"], out_dir))
     if rows := [_variant_row(r) for r in variants if "savings" in r["metrics"]]:
         parts.append("### Variants (a table run again with --set; savings against its own P*)\n\n"
-                     + markdown_table(["run", "teacher PPL", *SAV_HEAD[1:]], rows))  # fmt: skip
+                     + markdown_table(["run", "teacher PPL", *SAV_HEAD[1:],
+                                       "lead at T (steps)"], rows))  # fmt: skip
     budget, m18 = _time_budget(shown, by.get("e1-ki-vs-scratch"))
     parts.append("### T7 acceptance\n\n" + _acceptance(results, [m18]))
     parts.append(budget)
@@ -329,7 +333,21 @@ def _time_budget(shown: list[dict], e1_result: dict | None) -> tuple[str, list[s
 def _variant_row(r: dict) -> list[str]:
     m = r["metrics"]
     return [_label(r), format_float(m.get("teacher_ppl"), 2) if m.get("teacher_ppl") else "—",
-            *_savings_row("", m["savings"])[1:]]  # fmt: skip
+            *_savings_row("", m["savings"])[1:], _leads(m)]  # fmt: skip
+
+
+def _leads(m: dict) -> str:
+    """Each KI seed's lead over scratch at T in steps (analysis.step_lead), from stored curves."""
+    if not m.get("scratch") or not m.get("ki") or m["ki"][0].get("stop_step") is None:
+        return "—"
+    leads = step_lead(m["scratch"], m["ki"], m["ki"][0]["stop_step"])
+    return ", ".join("never" if x is None else f"{x:+.0f}" for x in leads)
+
+
+def _leads_at_target(sav: dict) -> str:
+    """Each KI seed's lead when it reaches P*: S - s_KI steps."""
+    at = [p["steps_to_target"] for p in sav["per_seed"]]
+    return ", ".join("never" if s is None else f"{sav['S'] - s:+.0f}" for s in at)
 
 
 def _run_metrics(node: Any) -> list[dict]:

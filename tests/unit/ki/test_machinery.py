@@ -11,6 +11,7 @@ from thunlp_repro.ki.analysis import (
     crossing,
     savings,
     seed_savings,
+    step_lead,
     step_saving_verdict,
 )
 from thunlp_repro.ki.archs import ARCHS, build_mlm, param_counts
@@ -177,6 +178,18 @@ def test_crossing_and_savings_on_synthetic_curves():
     assert seed_savings(savings(scratch, [fast, never])) == [pytest.approx(0.5), 0.0]
 
 
+def test_step_lead_reads_the_ki_ppl_off_the_mean_scratch_curve():
+    def run(ppls):
+        return {"evals": [{"step": 10 * (i + 1), "ppl": p} for i, p in enumerate(ppls)]}
+
+    scratch = [run([100, 50, 20, 10]), run([100, 50, 20, 10])]
+    ahead, behind, done = run([50, 20, 10, 8]), run([100, 100, 50, 20]), run([9, 8, 7, 6])
+    # at step 20 `ahead` has PPL 20, which scratch reaches at step 30: 10 steps ahead
+    assert step_lead(scratch, [ahead, behind, done], 20) == [10.0, -10.0, None]
+    # between evaluations the KI PPL is log-interpolated: sqrt(50 * 20) ~ 31.6 at step 15
+    assert step_lead(scratch, [ahead], 15)[0] == pytest.approx(25 - 15)
+
+
 def test_beats_needs_the_margin_and_two_pooled_sds():
     # ki.md §5.1: mean difference > max(margin, 2 x pooled between-seed sd)
     assert beats([0.30, 0.32], [0.20, 0.22], margin=0.05)  # 0.10 > max(0.05, 2 x 0.014)
@@ -272,6 +285,7 @@ def test_report_keeps_the_preset_table_and_lists_a_set_variant_beside_it(tmp_pat
     text = ki_section([variant, preset], tmp_path)
     assert "departs from the preset" not in text
     rows = text[text.index("### Variants") :].splitlines()
+    assert rows[2].endswith("| lead at T (steps) |")  # "—": these results hold no curves
     assert any(r.startswith("| e9-custom (--set exp.teacher_steps=6000) | 250.00 | 300.00")
                and "30.0% ± 0.0" in r for r in rows)  # fmt: skip
     t7 = text[text.index("### T7") :]
