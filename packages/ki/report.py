@@ -16,6 +16,7 @@ from typing import Any
 from thunlp_repro.ki.analysis import step_lead
 from thunlp_repro.ki.runs import settings_flags
 from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
+from thunlp_repro.shared.reporting.results import SOURCE_KEY
 from thunlp_repro.shared.reporting.tables import format_float, markdown_table
 
 PAPER_DIRECTION = {
@@ -280,8 +281,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
             "### T4 downstream (E7, test accuracy)\n\n"
             + markdown_table(["checkpoint", *tasks], rows)
         )
-    if "gpt" in by:
-        parts.append(gpt_section(by["gpt"], out_dir))
+    parts += [gpt_section(r, out_dir) for r in shown if r["run_info"]["table"] == "gpt"]
     if rows := [_variant_row(r) for r in variants if "savings" in r["metrics"]]:
         parts.append("### Variants (a table run again with --set; savings against its own P*)\n\n"
                      + markdown_table(["run", "teacher PPL", *SAV_HEAD[1:],
@@ -452,8 +452,11 @@ def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
     m = result["metrics"]
     sav = m["savings"]
     cfg = result["config"]
+    # a variant (gpt--NAME.json) gets its own heading and figure
+    name = Path(result.get(SOURCE_KEY, {}).get("path", "gpt")).stem.partition("--")[2]
+    title = f"GPT arm, variant {_label(result)}" if name else "GPT arm"
     parts = [
-        "### GPT arm (causal LM, SmolLM2 tokenizer; ki.md §4.8)\n\nPaper: "
+        f"### {title} (causal LM, SmolLM2 tokenizer; ki.md §4.8)\n\nPaper: "
         + PAPER_DIRECTION["gpt"]
         + ". Causal PPL is per next token with SmolLM2's tokenizer: not comparable to any MLM "
         "PPL above.\n\n" + markdown_table(SAV_HEAD, [_savings_row(f"KI from {m['teacher']}", sav)])
@@ -475,7 +478,8 @@ def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
     hl = {"P*": sav["target_ppl"]}
     if m.get("teacher_ppl"):
         hl["teacher"] = m["teacher_ppl"]
-    parts.append(_plot(out_dir, "f8.png", groups, "step", "F8: GPT arm causal PPL vs steps", T,
+    f8 = f"f8--{name}.png" if name else "f8.png"
+    parts.append(_plot(out_dir, f8, groups, "step", f"F8: {title}, causal PPL vs steps", T,
                        hl, ylabel="validation causal perplexity (SmolLM2 tokens)"))  # fmt: skip
     names = list(m["topk_check"]["checks"])
     rows = []

@@ -115,6 +115,7 @@ def test_gpt_experiment_end_to_end_and_report(tmp_path, run_root, monkeypatch):
     from thunlp_repro.ki.runs import user_settings
     from thunlp_repro.shared.experiments import EXPERIMENTS
     from thunlp_repro.shared.io import read_json
+    from thunlp_repro.shared.reporting.results import SOURCE_KEY
 
     assert "ki/gpt" in EXPERIMENTS
     out = tmp_path / "results" / "smoke" / "ki" / "gpt.json"
@@ -141,6 +142,12 @@ def test_gpt_experiment_end_to_end_and_report(tmp_path, run_root, monkeypatch):
     text = ki_section([doc], tmp_path)
     assert "GPT arm" in text and "T6 top-k" in text and (tmp_path / "f8.png").is_file()
     assert "M16" in text and "M17" in text
+    # a variant (gpt--NAME.json, run with --set) gets its own section and figure
+    var = {**doc, "meta": {**doc.get("meta", {}), "user_settings": {"set": ["ki.temperature=1"]}},
+           SOURCE_KEY: {"path": "results/smoke/ki/gpt--tau1.json"}}  # fmt: skip
+    text = ki_section([doc, var], tmp_path)
+    assert text.count("### GPT arm") == 2 and (tmp_path / "f8--tau1.png").is_file()
+    assert "### GPT arm, variant gpt (--set ki.temperature=1) (causal LM" in text
     # a second call reuses every finished run (and the cache)
     before = {r: (run_root / "ki" / r / "results.json").stat().st_mtime for r in runs}
     with user_settings(None, FAST):
