@@ -3,8 +3,8 @@
 Registered with `register_section("ki")`; `thunlp-repro report` imports this module on demand.
 Tables follow conventions.md §2.8 (*setting | paper | ours | ...*); mini rows never carry a paper
 number (the paper's numbers are [unverified], `paper_numbers.yaml`), so the paper column states
-the claimed direction. Figures: F1 (PPL vs steps), F2 (PPL vs FLOPs with/without the teacher),
-F8 (GPT arm: causal PPL vs steps, on its own axis, never with MLM PPLs) and its T6 top-k table.
+the claimed direction. Figures F1-F8 are drawn by `ki.plots`; the GPT arm's causal PPL has its
+own figure (F8), never an axis shared with MLM PPLs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from thunlp_repro.ki.analysis import step_lead
+from thunlp_repro.ki.plots import diagnostics_figure, ppl_figure, teachers_figure, topk_figure
 from thunlp_repro.ki.runs import settings_flags
 from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
 from thunlp_repro.shared.reporting.results import SOURCE_KEY
@@ -67,47 +68,6 @@ def _savings_row(name: str, sav: dict) -> list[str]:
 
 SAV_HEAD = ["arm", "target P*", "steps to P*", "step saving", "FLOP saving (with teacher)",
             "FLOP saving (student only)", "wall-clock saving", "final PPL per seed"]  # fmt: skip
-
-
-def _plot(
-    out_dir: Path,
-    name: str,
-    groups: dict[str, list[dict]],
-    x: str,
-    title: str,
-    vline: float | None = None,
-    hline: dict[str, float] | None = None,
-    ylabel: str = "validation MLM perplexity",
-    y: str = "ppl",
-) -> str:
-    plt, (fig, ax) = _figure()
-    for label, runs in sorted(groups.items()):
-        steps = sorted(set.intersection(*[{e["step"] for e in r["evals"]} for r in runs]))
-        xs, mean, lo, hi = [], [], [], []
-        for st in steps:
-            pts = [next(e for e in r["evals"] if e["step"] == st) for r in runs]
-            xs.append(sum(p.get(x, st) if x != "step" else st for p in pts) / len(pts))
-            ys = [p[y] for p in pts]
-            mean.append(sum(ys) / len(ys))
-            lo.append(min(ys))
-            hi.append(max(ys))
-        ax.plot(xs, mean, label=f"{label} (n={len(runs)})")
-        ax.fill_between(xs, lo, hi, alpha=0.2)
-    if vline:
-        ax.axvline(vline, color="grey", ls="--", lw=0.8, label="T")
-    for k, v in (hline or {}).items():
-        ax.axhline(v, color="black", ls=":", lw=0.8, label=k)
-    ax.set_yscale("log")
-    ax.set_xlabel(
-        {
-            "step": "optimizer steps",
-            "flops_total": "training FLOPs (teacher counted)",
-            "flops_student": "training FLOPs (student only)",
-        }.get(x, x)
-    )
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
-    return _save(plt, fig, ax, out_dir / name, title)
 
 
 def _label(r: dict) -> str:
@@ -176,20 +136,13 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
         T = by["e1-ki-vs-scratch"]["config"]["ki"]["stop_step"]
         groups = {"scratch": m["scratch"], "KI": m["ki"]}
         hl = {"P*": sav["target_ppl"], "teacher": m["teacher_ppl"]}
-        parts.append(_plot(out_dir, "f1.png", groups, "step", "F1: E1 PPL vs steps", T, hl))
-        parts.append(
-            _plot(
-                out_dir,
-                "f2.png",
-                groups,
-                "flops_total",
-                "F2: E1 PPL vs FLOPs (teacher forward counted)",
-                None,
-                hl,
-            )
-        )
+        parts.append(ppl_figure(out_dir, "f1.png", "F1: E1 PPL vs steps", groups, vline=T,
+                                hline=hl))  # fmt: skip
+        parts.append(ppl_figure(out_dir, "f2.png", "F2: E1 PPL vs FLOPs and vs wall-clock",
+                                groups, [("flops_total", "flops_student"), ("wall_s",)],
+                                hline=hl))  # fmt: skip
         if m.get("diagnostics"):
-            parts.append(_plot_diagnostics(out_dir, m["diagnostics"], T))
+            parts.append(diagnostics_figure(out_dir, m["diagnostics"], T))
     if "e2-schedule" in by:
         m = by["e2-schedule"]["metrics"]
         rows = [_savings_row(k, v) for k, v in sorted(m["arms"].items())]
@@ -200,7 +153,11 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
             + markdown_table(SAV_HEAD, rows)
         )
         groups = {"scratch": m["scratch"], **m["runs"]}
-        parts.append(_plot(out_dir, "f3.png", groups, "step", "F3: E2 schedules"))
+        T = by["e2-schedule"]["config"]["ki"]["stop_step"]
+        target = next(iter(m["arms"].values()))["target_ppl"]  # every arm shares scratch's P*
+        parts.append(ppl_figure(out_dir, "f3.png", "F3: E2 schedules", groups,
+                                [("step",), ("flops_total",)], vline=T,
+                                hline={"P*": target}))  # fmt: skip
     for key, title in (("e3-teacher-arch", "T2 teacher variants (E3)"),
                        ("e4-teacher-data", "T2 teacher data (E4)")):  # fmt: skip
         if key not in by:
@@ -234,7 +191,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     sweeps = {k: by[k]["metrics"]["teachers"] for k in ("e3-teacher-arch", "e4-teacher-data")
               if k in by}  # fmt: skip
     if sweeps:
-        parts.append(_plot_teachers(out_dir, sweeps))
+        parts.append(teachers_figure(out_dir, sweeps))
     if "e5-generations" in by:
         m = by["e5-generations"]["metrics"]
         gens = [[g["generation"], g["arch"], _ppl(g["final_ppl"]),
@@ -250,7 +207,8 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
         groups = {"G3 scratch": m["scratch"], "G3 chained from G2-KI": m["chain"]}
         g2 = [r["teacher_ppl"] for r in m["chain"]]  # each seed's G2 teacher, as E1's F1 shows it
         hl = {"P*": m["savings"]["target_ppl"], "teacher (G2 KI)": sum(g2) / len(g2)}
-        parts.append(_plot(out_dir, "f6.png", groups, "step", "F6: E5 generation 3", T, hl))
+        parts.append(ppl_figure(out_dir, "f6.png", "F6: E5 generation 3", groups, vline=T,
+                                hline=hl))  # fmt: skip
     if "e6-domain" in by:
         m = by["e6-domain"]["metrics"]
         rows = [_savings_row(k, v) for k, v in sorted(m["savings_news"].items())]
@@ -269,10 +227,9 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
             )  # fmt: skip
         )
         T = by["e6-domain"]["config"]["ki"]["stop_step"]
-        parts.append(_plot(out_dir, "f7.png", m["runs"], "step", "F7: E6 news PPL", vline=T))
-        title = "F7: E6 general PPL (forgetting)"
-        parts.append(_plot(out_dir, "f7-general.png", m["runs"], "step", title, vline=T,
-                           y="ppl_general"))  # fmt: skip
+        parts.append(ppl_figure(out_dir, "f7.png", "F7: E6 news PPL", m["runs"], vline=T))
+        parts.append(ppl_figure(out_dir, "f7-general.png", "F7: E6 general PPL (forgetting)",
+                                m["runs"], vline=T, y="ppl_general"))  # fmt: skip
     if "e7-downstream" in by:
         m = by["e7-downstream"]["metrics"]["accuracy"]
         tasks = sorted({t for v in m.values() for t in v})
@@ -391,62 +348,6 @@ def _provenance(results: list[dict]) -> str:
     return markdown_table(head, rows)
 
 
-def _figure() -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt, plt.subplots(figsize=(6.4, 4.0), dpi=100)
-
-
-def _save(plt: Any, fig: Any, ax: Any, path: Path, title: str) -> str:
-    """Title, save and close a figure; its Markdown image link."""
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return f"![{title}]({path.name})"
-
-
-def _plot_diagnostics(out_dir: Path, d: dict[str, list[float]], T: float) -> str:
-    """F4: α_t, L_MLM and L_KD of E1's first KI seed against steps."""
-    plt, (fig, ax) = _figure()
-    ax.plot(d["step"], d["mlm"], label="L_MLM (train)")
-    kd = [(s, v) for s, v, a in zip(d["step"], d["kd"], d["alpha"], strict=True) if a > 0]
-    if kd:
-        ax.plot(*zip(*kd, strict=True), label="L_KD = τ²·KL (train, while α > 0)")
-    ax.set_xlabel("optimizer steps")
-    ax.set_ylabel("loss (nats per masked token)")
-    ax.axvline(T, color="grey", ls="--", lw=0.8, label="T")
-    right = ax.twinx()
-    right.plot(d["step"], d["alpha"], color="black", lw=0.8, label="α_t")
-    right.set_ylabel("α_t")
-    lines = ax.get_legend_handles_labels()
-    more = right.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7)
-    title = "F4: E1 KI run diagnostics (seed 0)"
-    return _save(plt, fig, ax, out_dir / "f4.png", title)
-
-
-def _plot_teachers(out_dir: Path, sweeps: dict[str, dict]) -> str:
-    """F5: student step saving against teacher PPL, one labelled point per E3/E4 teacher."""
-    plt, (fig, ax) = _figure()
-    for table, rows in sorted(sweeps.items()):
-        for label, v in sorted(rows.items()):
-            step = v["savings"]["step_saving"]
-            y = 0.0 if step is None else 100 * step["mean"]
-            ax.scatter([v["teacher_ppl"]], [y], marker="o" if step else "x",
-                       color="C0" if table.startswith("e3") else "C1")  # fmt: skip
-            ax.annotate(label, (v["teacher_ppl"], y), fontsize=6, rotation=45, xytext=(2, 2),
-                        textcoords="offset points")  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlabel("teacher validation PPL (E3 blue, E4 orange)")
-    ax.set_ylabel("student step saving (%); x: P* not reached")
-    title = "F5: teacher quality vs student saving (E3, E4)"
-    return _save(plt, fig, ax, out_dir / "f5.png", title)
-
-
 def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
     """The GPT arm (ki.md §4.8): T1 row, F8 on its own causal-PPL axis, and T6 (top-k)."""
     m = result["metrics"]
@@ -478,10 +379,13 @@ def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
     hl = {"P*": sav["target_ppl"]}
     if m.get("teacher_ppl"):
         hl["teacher"] = m["teacher_ppl"]
-    f8 = f"f8--{name}.png" if name else "f8.png"
-    parts.append(_plot(out_dir, f8, groups, "step", f"F8: {title}, causal PPL vs steps", T,
-                       hl, ylabel="validation causal perplexity (SmolLM2 tokens)"))  # fmt: skip
+    suffix = f"--{name}" if name else ""
+    parts.append(ppl_figure(out_dir, f"f8{suffix}.png", f"F8: {title}, causal PPL vs steps",
+                            groups, vline=T, hline=hl,
+                            ylabel="validation causal perplexity (SmolLM2 tokens)"))  # fmt: skip
     names = list(m["topk_check"]["checks"])
+    parts.append(topk_figure(out_dir, f"f8-topk{suffix}.png", f"F8: {title}, top-k calibration",
+                             m["t6_topk"], names))  # fmt: skip
     rows = []
     for row in m["t6_topk"]:
         step_s = row["s_per_step"]

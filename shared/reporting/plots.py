@@ -44,7 +44,7 @@ Series = Mapping[str, tuple[Sequence[float], Sequence[float]]]
 
 
 @contextmanager
-def _pyplot() -> Iterator[Any]:
+def pyplot() -> Iterator[Any]:
     """Yield pyplot with the Agg backend and the report's fixed style."""
     import matplotlib
 
@@ -57,7 +57,8 @@ def _pyplot() -> Iterator[Any]:
         yield plt
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def save_png(fig: Any, path: str | Path) -> Path:
+    """Write a figure as a reproducible PNG, atomically."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata=PNG_METADATA)
     return atomic_write_bytes(path, buf.getvalue())
@@ -115,7 +116,7 @@ def line_plot(
     Raises:
         ValueError: lengths of xs and ys (or of a band) differ, or a band has no series.
     """
-    with _pyplot() as plt:
+    with pyplot() as plt:
         fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
         try:
             colors: dict[str, Any] = {}
@@ -158,7 +159,7 @@ def line_plot(
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(loc="best")
             fig.tight_layout()
-            return _save(fig, path)
+            return save_png(fig, path)
         finally:
             plt.close(fig)
 
@@ -217,7 +218,7 @@ def bar_plot(
 
     groups = len(ours) + len(paper)
     width = 0.8 / max(groups, 1)
-    with _pyplot() as plt:
+    with pyplot() as plt:
         fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
         try:
             bar = ax.barh if horizontal else ax.bar
@@ -274,6 +275,6 @@ def bar_plot(
             if groups > 1:
                 ax.legend(loc="best")
             fig.tight_layout()
-            return _save(fig, path)
+            return save_png(fig, path)
         finally:
             plt.close(fig)

@@ -140,13 +140,14 @@ def test_gpt_experiment_end_to_end_and_report(tmp_path, run_root, monkeypatch):
     assert len(list((tmp_path / "home" / "ki-topk").glob("*/meta.json"))) == 1  # one shared fill
     # the report renders its own causal section and figure
     text = ki_section([doc], tmp_path)
-    assert "GPT arm" in text and "T6 top-k" in text and (tmp_path / "f8.png").is_file()
+    assert "GPT arm" in text and "T6 top-k" in text
+    assert (tmp_path / "f8.png").is_file() and (tmp_path / "f8-topk.png").is_file()
     assert "M16" in text and "M17" in text
     # a variant (gpt--NAME.json, run with --set) gets its own section and figure
     var = {**doc, "meta": {**doc.get("meta", {}), "user_settings": {"set": ["ki.temperature=1"]}},
            SOURCE_KEY: {"path": "results/smoke/ki/gpt--tau1.json"}}  # fmt: skip
     text = ki_section([doc, var], tmp_path)
-    assert text.count("### GPT arm") == 2 and (tmp_path / "f8--tau1.png").is_file()
+    assert text.count("### GPT arm") == 2 and (tmp_path / "f8-topk--tau1.png").is_file()
     assert "### GPT arm, variant gpt (--set ki.temperature=1) (causal LM" in text
     # a second call reuses every finished run (and the cache)
     before = {r: (run_root / "ki" / r / "results.json").stat().st_mtime for r in runs}
