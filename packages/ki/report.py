@@ -132,7 +132,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
                      f"{format_float(nf['final_scratch'], 2)}. Goal (issue) s_KI/S <= 70%: "
                      f"{m.get('goal_70pct_steps')}. Lead over the mean scratch curve at T, per "
                      f"seed: {_leads(m)} steps; at P* it is S - s_KI = "
-                     f"{_leads_at_target(sav)} steps.")  # fmt: skip
+                     f"{_leads_at_target(sav)} steps. {_teacher_cost(m)}")  # fmt: skip
         T = by["e1-ki-vs-scratch"]["config"]["ki"]["stop_step"]
         groups = {"scratch": m["scratch"], "KI": m["ki"]}
         hl = {"P*": sav["target_ppl"], "teacher": m["teacher_ppl"]}
@@ -242,7 +242,8 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     if rows := [_variant_row(r) for r in variants if "savings" in r["metrics"]]:
         parts.append("### Variants (a table run again with --set; savings against its own P*)\n\n"
                      + markdown_table(["run", "teacher PPL", *SAV_HEAD[1:],
-                                       "lead at T (steps)"], rows))  # fmt: skip
+                                       "lead at T (steps)", "teacher pre-training / scratch run"],
+                                      rows))  # fmt: skip
     budget, m18 = _time_budget(shown, by.get("e1-ki-vs-scratch"))
     parts.append("### T7 acceptance\n\n" + _acceptance(results, [m18]))
     parts.append(budget)
@@ -290,7 +291,26 @@ def _time_budget(shown: list[dict], e1_result: dict | None) -> tuple[str, list[s
 def _variant_row(r: dict) -> list[str]:
     m = r["metrics"]
     return [_label(r), format_float(m.get("teacher_ppl"), 2) if m.get("teacher_ppl") else "—",
-            *_savings_row("", m["savings"])[1:], _leads(m)]  # fmt: skip
+            *_savings_row("", m["savings"])[1:], _leads(m), _teacher_share(m)]  # fmt: skip
+
+
+def _teacher_cost(m: dict) -> str:
+    """The teacher's own pre-training, a sunk cost kept out of the savings (ki.md §2.6)."""
+    t = m.get("teacher") or {}
+    if _teacher_share(m) == "—":
+        return ""
+    return (
+        f"Teacher pre-training (sunk, not in the savings): {t['steps']} steps, "
+        f"{t['flops_total']:.3e} FLOPs, {_teacher_share(m)} of one scratch run's FLOPs."
+    )
+
+
+def _teacher_share(m: dict) -> str:
+    """Teacher pre-training FLOPs over one scratch run's, or "—" (e.g. a hub teacher)."""
+    t, scratch = m.get("teacher") or {}, m.get("scratch") or []
+    if not t.get("flops_total") or not scratch:
+        return "—"
+    return f"{t['flops_total'] / (sum(r['flops_total'] for r in scratch) / len(scratch)):.0%}"
 
 
 def _leads(m: dict) -> str:

@@ -285,7 +285,7 @@ def test_report_keeps_the_preset_table_and_lists_a_set_variant_beside_it(tmp_pat
     text = ki_section([variant, preset], tmp_path)
     assert "departs from the preset" not in text
     rows = text[text.index("### Variants") :].splitlines()
-    assert rows[2].endswith("| lead at T (steps) |")  # "—": these results hold no curves
+    assert rows[2].endswith("| lead at T (steps) | teacher pre-training / scratch run |")
     assert any(r.startswith("| e9-custom (--set exp.teacher_steps=6000) | 250.00 | 300.00")
                and "30.0% ± 0.0" in r for r in rows)  # fmt: skip
     t7 = text[text.index("### T7") :]
