@@ -355,6 +355,7 @@ def load_config(
     preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
+    quiet: bool = False,
 ) -> tuple[C, list[str]]:
     """Resolve a config: defaults < preset < file < --set.
 
@@ -364,6 +365,7 @@ def load_config(
         preset: Preset name (`mini`, `paper`, ...) or None for bare defaults.
         config_file: A user YAML file.
         overrides: `key=value` strings, applied in order.
+        quiet: Return the override lines without logging them (re-reading a saved config).
 
     Returns:
         The config and the list of override log lines.
@@ -391,7 +393,7 @@ def load_config(
         log += _merge(data, user, cls, str(config_file))
     for assignment in overrides:
         log += _merge(data, _set_to_nested(assignment), cls, "--set")
-    for line in log:
+    for line in [] if quiet else log:
         logger.info(line)
     return _build(cls, data), log
 

@@ -103,7 +103,7 @@ def run_name(cfg: Any, preset: str, tag: str) -> str:
         return name
     for old in sorted(root.glob(f"{preset}-{tag}-{'?' * len(key)}/config.yaml")):
         try:
-            if config_hash(load_config(KIConfig, config_file=old)[0]) == key:
+            if config_hash(load_config(KIConfig, config_file=old, quiet=True)[0]) == key:
                 return old.parent.name
         except ConfigError:  # saved by an older schema: not this run
             continue
