@@ -87,12 +87,23 @@ def split_variants(results: list[dict]) -> tuple[dict[str, dict], list[dict]]:
     return by, [r for r in results if id(r) not in kept]
 
 
+def _rounded(value: Any) -> Any:
+    """A measured value with its floats at 3 decimals, nested lists and dicts included."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
 def _acceptance(results: list[dict], extra: Sequence[list[str]] = ()) -> str:
     rows = list(extra)
     for r in results:
         for mid, v in sorted(r["metrics"].get("acceptance", {}).items()):
-            val = v["value"]
-            text = format_float(val, 3) if isinstance(val, float) else str(val)[:80]
+            text = str(_rounded(v["value"]))
+            text = text if len(text) <= 160 else text[:159] + "…"
             rows.append([mid, _label(r), text, v["threshold"], v["status"]])
     rows.sort(key=lambda row: int(row[0][1:]))
     return markdown_table(["id", "table", "measured", "threshold", "verdict"], rows)
