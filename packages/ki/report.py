@@ -102,7 +102,8 @@ def _acceptance(results: list[dict], extra: Sequence[list[str]] = ()) -> str:
     rows = list(extra)
     for r in results:
         for mid, v in sorted(r["metrics"].get("acceptance", {}).items()):
-            text = str(_rounded(v["value"]))
+            val = v["value"]
+            text = format_float(val, 3) if isinstance(val, float) else str(_rounded(val))
             text = text if len(text) <= 160 else text[:159] + "…"
             rows.append([mid, _label(r), text, v["threshold"], v["status"]])
     rows.sort(key=lambda row: int(row[0][1:]))
