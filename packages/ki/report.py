@@ -308,9 +308,9 @@ def _variant_row(r: dict) -> list[str]:
 
 def _teacher_cost(m: dict) -> str:
     """The teacher's own pre-training, a sunk cost kept out of the savings (ki.md §2.6)."""
-    t = m.get("teacher") or {}
     if _teacher_share(m) == "—":
         return ""
+    t = m["teacher"]
     return (
         f"Teacher pre-training (sunk, not in the savings): {t['steps']} steps, "
         f"{t['flops_total']:.3e} FLOPs, {_teacher_share(m)} of one scratch run's FLOPs."
@@ -318,9 +318,10 @@ def _teacher_cost(m: dict) -> str:
 
 
 def _teacher_share(m: dict) -> str:
-    """Teacher pre-training FLOPs over one scratch run's, or "—" (e.g. a hub teacher)."""
-    t, scratch = m.get("teacher") or {}, m.get("scratch") or []
-    if not t.get("flops_total") or not scratch:
+    """Teacher pre-training FLOPs over one scratch run's, or "—" (e.g. a hub teacher, which the
+    GPT arm names by a string)."""
+    t, scratch = m.get("teacher"), m.get("scratch") or []
+    if not isinstance(t, dict) or not t.get("flops_total") or not scratch:
         return "—"
     return f"{t['flops_total'] / (sum(r['flops_total'] for r in scratch) / len(scratch)):.0%}"
 
