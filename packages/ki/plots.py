@@ -1,9 +1,10 @@
 """The KI report's figures (ki.md §6.1), drawn from the curves stored in result files.
 
 PPL figures show each arm's mean over seeds with its min–max band, T as a vertical line on step
-axes, the teacher's PPL and the target P* as dotted horizontal lines, on a log y axis. Figures use
-the shared report style (`shared.reporting.plots`: Agg, fixed size, reproducible PNG bytes).
-Each function writes one PNG into the report folder and returns its Markdown image link.
+axes, the target P* (dotted) and the teacher's PPL (dash-dot) as horizontal lines, on a log y
+axis. Figures use the shared report style (`shared.reporting.plots`: Agg, fixed size,
+reproducible PNG bytes). Each function writes one PNG into the report folder and returns its
+Markdown image link.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def ppl_figure(
                 _seed_bands(ax, groups, x, y, style)
             if vline is not None and keys[0] == "step":
                 ax.axvline(vline, color="grey", ls="--", lw=0.8, label="T")
-            for label, value in (hline or {}).items():  # P* dotted (ki.md §6.1), teachers dash-dot
+            for label, value in (hline or {}).items():
                 ax.axhline(value, color="black", ls=":" if label == "P*" else "-.", lw=0.8,
                            label=label)  # fmt: skip
             ax.set_yscale("log")
