@@ -55,6 +55,8 @@ def savings(
     S = float(scratch[0]["steps"])
     f_scratch = sum(r["evals"][-1]["flops_student"] for r in scratch) / len(scratch)
     w_scratch = sum(r["evals"][-1].get("wall_s", 0.0) for r in scratch) / len(scratch)
+    # seconds compare only within one kind of device (None: a run saved before it was kept)
+    same_device = len({r.get("device") for r in [*scratch, *ki]}) == 1
     per: list[dict[str, Any]] = []
     for r in ki:
         s = crossing(curve_of(r, key), target)
@@ -65,12 +67,13 @@ def savings(
             row["flop_saving_without_teacher"] = (
                 1 - _interp(r["evals"], s, "flops_student") / f_scratch
             )
-            if w_scratch > 0:
+            if w_scratch > 0 and same_device:
                 row["wall_saving"] = 1 - _interp(r["evals"], s, "wall_s") / w_scratch
         per.append(row)
     out: dict[str, Any] = {"target_ppl": target, "scratch_final_ppl": finals, "S": S,
                            "per_seed": per, "reached": sum(p["steps_to_target"] is not None
-                                                           for p in per)}  # fmt: skip
+                                                           for p in per),
+                           "same_device": same_device}  # fmt: skip
     for k in ("step_saving", "flop_saving_with_teacher", "flop_saving_without_teacher",
               "wall_saving", "steps_to_target"):  # fmt: skip
         vals = [p[k] for p in per if p.get(k) is not None]

@@ -49,6 +49,8 @@ def ppl_figure(
                 ax.axhline(value, color="black", ls=":" if label == "P*" else "-.", lw=0.8,
                            label=label)  # fmt: skip
             ax.set_yscale("log")
+            if hline and "P*" in hline:  # the first evaluations' PPL would flatten the end game
+                ax.set_ylim(top=2 * hline["P*"])
             dashed = f"; dashed: {X_LABELS[keys[1]]}" if len(keys) > 1 else ""
             ax.set_xlabel(X_LABELS[keys[0]] + dashed, fontsize=8)
             ax.set_ylabel(ylabel)

@@ -62,7 +62,8 @@ def _acc(cell: dict | None) -> str:
 def _savings_row(name: str, sav: dict) -> list[str]:
     return [name, format_float(sav["target_ppl"], 2), _ms(sav["steps_to_target"], pct=False),
             _ms(sav["step_saving"]), _ms(sav["flop_saving_with_teacher"]),
-            _ms(sav["flop_saving_without_teacher"]), _ms(sav["wall_saving"]),
+            _ms(sav["flop_saving_without_teacher"]),
+            _ms(sav["wall_saving"]) if sav.get("same_device", True) else "— (other device)",
             ", ".join(format_float(p["final_ppl"], 2) for p in sav["per_seed"])]  # fmt: skip
 
 
@@ -155,21 +156,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
                                 hline=hl))  # fmt: skip
         if m.get("diagnostics"):
             parts.append(diagnostics_figure(out_dir, m["diagnostics"], T))
-    if "e2-schedule" in by:
-        m = by["e2-schedule"]["metrics"]
-        rows = [_savings_row(k, v) for k, v in sorted(m["arms"].items())]
-        parts.append(
-            "### E2 inheritance schedule\n\nPaper: "
-            + PAPER_DIRECTION["e2-schedule"]
-            + "\n\n"
-            + markdown_table(SAV_HEAD, rows)
-        )
-        groups = {"scratch": m["scratch"], **m["runs"]}
-        T = by["e2-schedule"]["config"]["ki"]["stop_step"]
-        target = next(iter(m["arms"].values()))["target_ppl"]  # every arm shares scratch's P*
-        parts.append(ppl_figure(out_dir, "f3.png", "F3: E2 schedules", groups,
-                                [("step",), ("flops_total",)], vline=T,
-                                hline={"P*": target}))  # fmt: skip
+    parts += [e2_section(r, out_dir) for r in shown if r["run_info"]["table"] == "e2-schedule"]
     for key, title in (("e3-teacher-arch", "T2 teacher variants (E3)"),
                        ("e4-teacher-data", "T2 teacher data (E4)")):  # fmt: skip
         if key not in by:
@@ -374,11 +361,37 @@ def _provenance(results: list[dict]) -> str:
             rows.append([table, m.get("run", "not recorded"), m.get("seed", "—"), m["steps"],
                          m.get("stop_step") or "—", m.get("schedule", "—"),
                          format_float(m.get("teacher_ppl"), 2) if m.get("teacher_ppl") else "—",
-                         format_float(m.get("s_per_step"), 3),
+                         m.get("device") or "—", format_float(m.get("s_per_step"), 3),
                          format_float(m.get("wall_s"), 0)])  # fmt: skip
     head = ["first table", "run folder (…-config hash)", "seed", "S", "T", "schedule",
-            "teacher PPL", "s/step", "train wall s"]  # fmt: skip
+            "teacher PPL", "device", "s/step", "train wall s"]  # fmt: skip
     return markdown_table(head, rows)
+
+
+def _variant_name(result: dict[str, Any]) -> str:
+    """NAME of a variant result file `<table>--NAME.json` ("" for the preset's own)."""
+    return Path(result.get(SOURCE_KEY, {}).get("path", "")).stem.partition("--")[2]
+
+
+def e2_section(result: dict[str, Any], out_dir: Path) -> str:
+    """E2 (ki.md §3.2): a savings row per schedule arm and F3; a variant gets its own."""
+    m = result["metrics"]
+    name = _variant_name(result)
+    title = "E2 inheritance schedule" + (f", variant {_label(result)}" if name else "")
+    rows = [_savings_row(k, v) for k, v in sorted(m["arms"].items())]
+    teacher = next(iter(m["runs"].values()))[0].get("teacher_ppl")
+    text = (
+        f"### {title}\n\nPaper: {PAPER_DIRECTION['e2-schedule']}\n\n"
+        f"{markdown_table(SAV_HEAD, rows)}\n\nEvery arm learns from the same teacher (PPL "
+        f"{format_float(teacher, 2)}) and is measured against the same scratch runs."
+    )
+    groups = {"scratch": m["scratch"], **m["runs"]}
+    target = next(iter(m["arms"].values()))["target_ppl"]  # every arm shares scratch's P*
+    suffix = f"--{name}" if name else ""
+    figure = ppl_figure(out_dir, f"f3{suffix}.png", f"F3: {title}", groups,
+                        [("step",), ("flops_total",)], vline=result["config"]["ki"]["stop_step"],
+                        hline={"P*": target})  # fmt: skip
+    return f"{text}\n\n{figure}"
 
 
 def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
@@ -386,8 +399,7 @@ def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
     m = result["metrics"]
     sav = m["savings"]
     cfg = result["config"]
-    # a variant (gpt--NAME.json) gets its own heading and figure
-    name = Path(result.get(SOURCE_KEY, {}).get("path", "gpt")).stem.partition("--")[2]
+    name = _variant_name(result)  # a variant (gpt--NAME.json) gets its own heading and figure
     title = f"GPT arm, variant {_label(result)}" if name else "GPT arm"
     parts = [
         f"### {title} (causal LM, SmolLM2 tokenizer; ki.md §4.8)\n\nPaper: "

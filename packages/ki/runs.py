@@ -77,13 +77,14 @@ def ensure_run(cfg: Any, preset: str, tag: str, overwrite: bool = False) -> tupl
 
     name = run_name(cfg, preset, tag)
     run, finished = RunDir.reuse_or_start("ki", cfg, name, overwrite=overwrite)
-    if finished:
-        metrics = read_json(run.results_path)["metrics"]
-    else:
-        metrics = run_pretrain(cfg, run, resume="auto" if run.resumed else None, preset=preset,
-                               label=tag, table="pretrain")  # fmt: skip
-    # provenance for the report's T8: the run folder (its name ends in the config hash), seed
-    return {**metrics, "run": run.path.name, "seed": cfg.runtime.seed}, run.path
+    if not finished:
+        run_pretrain(cfg, run, resume="auto" if run.resumed else None, preset=preset, label=tag,
+                     table="pretrain")  # fmt: skip
+    saved = read_json(run.results_path)
+    # provenance for the report's T8: the run folder (its name ends in the config hash), seed;
+    # the device keeps wall-clock comparisons to runs made on the same kind of device
+    return {**saved["metrics"], "run": run.path.name, "seed": cfg.runtime.seed,
+            "device": saved.get("eval_info", {}).get("device")}, run.path  # fmt: skip
 
 
 def run_name(cfg: Any, preset: str, tag: str) -> str:

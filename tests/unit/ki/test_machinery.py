@@ -176,6 +176,13 @@ def test_crossing_and_savings_on_synthetic_curves():
     assert (missed["status"], missed["value"]) == ("FAIL", None)
     assert missed["reason"] == "KI did not reach P* in 1 of 2 seeds"
     assert seed_savings(savings(scratch, [fast, never])) == [pytest.approx(0.5), 0.0]
+    # seconds on a GPU do not compare with seconds on a CPU: no wall-clock saving across devices
+    on_gpu = {**run([50, 10, 8, 7]), "device": "cuda"}
+    cpu = [{**r, "device": "cpu"} for r in scratch]
+    mixed = savings(cpu, [on_gpu])
+    assert mixed["wall_saving"] is None and not mixed["same_device"]
+    assert mixed["step_saving"]["mean"] == pytest.approx(0.5)
+    assert savings(cpu, [{**on_gpu, "device": "cpu"}])["wall_saving"]["mean"] == pytest.approx(0.5)
 
 
 def test_step_lead_reads_the_ki_ppl_off_the_mean_scratch_curve():
@@ -291,6 +298,57 @@ def test_report_keeps_the_preset_table_and_lists_a_set_variant_beside_it(tmp_pat
     t7 = text[text.index("### T7") :]
     assert "| M5 | e9-custom (--set exp.teacher_steps=6000) | 0.300 |" in t7
     assert "| M5 | e9-custom | 0.100 |" in t7
+
+
+def test_report_draws_e2_and_its_variant_and_keeps_seconds_within_one_device(tmp_path):
+    """Each E2 result (the preset's and a --variant) gets its section and F3; an arm trained on
+    another device than scratch shows no wall-clock saving."""
+    from thunlp_repro.ki.analysis import savings
+    from thunlp_repro.ki.report import ki_section
+    from thunlp_repro.shared.reporting.results import SOURCE_KEY
+
+    ids = iter(range(100))
+
+    def run(ppls, device="cpu"):
+        evals = [{"step": 10 * (i + 1), "ppl": p, "flops_student": 10.0 * (i + 1),
+                  "flops_total": 11.0 * (i + 1), "wall_s": float(i + 1)}
+                 for i, p in enumerate(ppls)]  # fmt: skip
+        return {
+            "evals": evals,
+            "steps": 40,
+            "device": device,
+            "teacher_ppl": 9.0,
+            "s_per_step": 0.1,
+            "wall_s": 4.0,
+            "run": f"r{next(ids)}",
+        }
+
+    scratch = [run([100, 50, 20, 10]), run([100, 50, 20, 10])]
+
+    def doc(path, user, arms):
+        return {"run_info": {"table": "e2-schedule"}, "config": {"ki": {"stop_step": 20}},
+                "meta": {"user_settings": user} if user else {}, SOURCE_KEY: {"path": path},
+                "metrics": {"scratch": scratch, "runs": arms, "acceptance": {},
+                            "arms": {k: savings(scratch, v) for k, v in arms.items()}}}  # fmt: skip
+
+    main = doc(
+        "results/mini/ki/e2-schedule.json",
+        {},
+        {"linear-decay T=20": [run([50, 10, 8, 7])], "kd-only": [run([50, 10, 8, 7], "cuda")]},
+    )
+    variant = doc(
+        "results/mini/ki/e2-schedule--long-teacher.json",
+        {"set": ["exp.teacher_steps=6000"]},
+        {"linear-decay T=20": [run([40, 9, 8, 7])]},
+    )
+    text = ki_section([variant, main], tmp_path)
+    assert "### E2 inheritance schedule\n" in text
+    assert "### E2 inheritance schedule, variant e2-schedule (--set exp.teacher_steps=6000)" in text
+    assert (tmp_path / "f3.png").is_file() and (tmp_path / "f3--long-teacher.png").is_file()
+    rows = {r.split(" | ")[0]: r for r in text.splitlines() if r.startswith("| ")}
+    assert "— (other device)" in rows["| kd-only"] and "50.0% ± 0.0" in rows["| kd-only"]
+    assert "— (other device)" not in rows["| linear-decay T=20"]
+    assert "| r3 | — | 40 | — | — | 9.00 | cuda | 0.100 | 4 |" in text  # T8: each run's device
 
 
 def test_time_budget_sums_training_minutes_and_m18_can_only_fail_on_a_lower_bound():
