@@ -49,6 +49,7 @@ def test_a_run_saved_under_an_older_key_keeps_its_folder(tmp_path, monkeypatch, 
     save("mini-scratch-s0-0123456789ab", runs.make_cfg("mini", "", ["train.max_steps=9"]))
     save("mini-scratch-s0-0123456789ac", cfg)  # ki.* hashed under the older key
     variant = runs.make_cfg("mini", "", ["ki.temperature=1.0", "ki.schedule=none"])
+    caplog.clear()
     with caplog.at_level(logging.INFO):
         assert runs.run_name(variant, "mini", "scratch-s0") == "mini-scratch-s0-0123456789ac"
     assert "override" not in caplog.text  # saved configs are re-read quietly
