@@ -141,6 +141,9 @@ class ExperimentConfig:
     domain_lr: float = field(default=5e-4, metadata=_h("E6 peak LR"))
     domain_teacher_steps: int = field(default=800, metadata=_h("E6 domain-teacher steps"))
     g3_arch: str = field(default="s-6x384", metadata=_h("E5 generation-3 student"))
+    g3_control: bool = field(
+        default=False, metadata=_h("E5: also G3 with KI from G2-scratch (M12's control)")
+    )
     tasks: list[str] = field(
         default_factory=lambda: ["trec", "sent-movie"], metadata=_h("E7 downstream tasks")
     )

@@ -234,7 +234,8 @@ def run_e4(preset: str, results_file: Path, overwrite: bool) -> None:
 
 # ------------------------------------------------------------------------------ E5
 def e5_runs(preset: str, overwrite: bool = False) -> dict[str, list[tuple[dict, Path]]]:
-    """G3 from scratch and G3 chained from E1's KI student (G2), per seed: (metrics, run path)."""
+    """G3 from scratch and G3 chained from E1's KI student (G2), per seed: (metrics, run path);
+    with `exp.g3_control`, also M12's control, G3 with KI from E1's scratch student."""
     cfg = make_cfg(preset)
     t_dir, _ = ensure_teacher(preset, cfg.exp.teacher_arch)
     arms: dict[str, list[tuple[dict, Path]]] = {"g3-scratch": [], "g3-chain": []}
@@ -242,6 +243,11 @@ def e5_runs(preset: str, overwrite: bool = False) -> dict[str, list[tuple[dict, 
         arms["g3-scratch"].append(scratch_run(preset, cfg.exp.g3_arch, seed, overwrite))
         _, g2_path = ki_run(preset, seed, t_dir)
         arms["g3-chain"].append(chain_run(preset, seed, g2_path, overwrite))
+        if cfg.exp.g3_control:
+            _, g2_scratch = scratch_run(preset, cfg.model.arch, seed)
+            arms.setdefault("g3-control", []).append(
+                chain_run(preset, seed, g2_scratch, overwrite, tag="g3-control")
+            )
     return arms
 
 
@@ -265,6 +271,15 @@ def run_e5(preset: str, results_file: Path, overwrite: bool) -> None:
     sav = savings(scratch, chain)
     t_metrics, g2_scratch, g2_ki, _ = e1_runs(preset)  # G1 and G2 are E1's runs (cached)
     arch, g3 = cfg.model.arch, cfg.exp.g3_arch
+    control = [m for m, _ in arms.get("g3-control", [])]
+    m12 = verdict(None, None, "report only: G3 from G2-KI vs G3 from G2-scratch",
+                  "the optional control arm (G3 from G2-scratch) is not run")  # fmt: skip
+    if control:
+        csav = savings(scratch, control)
+        m12 = verdict(None, {arm: None if s["step_saving"] is None else s["step_saving"]["mean"]
+                             for arm, s in (("from G2-KI", sav), ("from G2-scratch", csav))},
+                      "report only: G3 step saving from G2-KI vs from G2-scratch",
+                      "report only")  # fmt: skip
     metrics = {
         "generations": [
             _generation("G1 teacher", cfg.exp.teacher_arch, [t_metrics]),
@@ -272,20 +287,18 @@ def run_e5(preset: str, results_file: Path, overwrite: bool) -> None:
             _generation("G2 KI from G1", arch, g2_ki, savings(g2_scratch, g2_ki)),
             _generation("G3 scratch", g3, scratch),
             _generation("G3 KI from G2-KI", g3, chain, sav),
+            *([_generation("G3 KI from G2-scratch (control)", g3, control, csav)]
+              if control else []),
         ],
         "savings": sav,
         "scratch": [_slim(r) for r in scratch],
         "chain": [_slim(r) for r in chain],
+        **({"control": [_slim(r) for r in control]} if control else {}),
         "acceptance": {
             "M11": step_saving_verdict(sav, "chained G3: mean s/S <= 0.80, each seed <= 0.90"),
-            "M12": verdict(
-                None,
-                None,
-                "report only: G3 from G2-KI vs G3 from G2-scratch",
-                "the optional control arm (G3 from G2-scratch) is not run",
-            ),
+            "M12": m12,
         },
-    }
+    }  # fmt: skip
     write(preset, "e5-generations", results_file, metrics, cfg)
 
 

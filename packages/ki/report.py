@@ -191,23 +191,7 @@ def ki_section(results: list[dict[str, Any]], out_dir: Path) -> str:
               if k in by}  # fmt: skip
     if sweeps:
         parts.append(teachers_figure(out_dir, sweeps))
-    if "e5-generations" in by:
-        m = by["e5-generations"]["metrics"]
-        gens = [[g["generation"], g["arch"], _ppl(g["final_ppl"]),
-                 _ms(g["step_saving"]) if "step_saving" in g else "—"]
-                for g in m.get("generations", [])]  # fmt: skip
-        head = ["generation", "model", "final PPL", "step saving vs same-size scratch"]
-        parts.append(
-            "### T5 generations (E5)\n\n"
-            + (markdown_table(head, gens) + "\n\n" if gens else "")
-            + markdown_table(SAV_HEAD, [_savings_row("G3 chained from G2-KI", m["savings"])])
-        )
-        T = by["e5-generations"]["config"]["ki"]["stop_step"]
-        groups = {"G3 scratch": m["scratch"], "G3 chained from G2-KI": m["chain"]}
-        g2 = [r["teacher_ppl"] for r in m["chain"]]  # each seed's G2 teacher, as E1's F1 shows it
-        hl = {"P*": m["savings"]["target_ppl"], "teacher (G2 KI)": sum(g2) / len(g2)}
-        parts.append(ppl_figure(out_dir, "f6.png", "F6: E5 generation 3", groups, vline=T,
-                                hline=hl))  # fmt: skip
+    parts += [e5_section(r, out_dir) for r in shown if r["run_info"]["table"] == "e5-generations"]
     if "e6-domain" in by:
         m = by["e6-domain"]["metrics"]
         rows = [_savings_row(k, v) for k, v in sorted(m["savings_news"].items())]
@@ -391,6 +375,32 @@ def e2_section(result: dict[str, Any], out_dir: Path) -> str:
     figure = ppl_figure(out_dir, f"f3{suffix}.png", f"F3: {title}", groups,
                         [("step",), ("flops_total",)], vline=result["config"]["ki"]["stop_step"],
                         hline={"P*": target})  # fmt: skip
+    return f"{text}\n\n{figure}"
+
+
+def e5_section(result: dict[str, Any], out_dir: Path) -> str:
+    """T5 (ki.md §3.5): the generations, G3's savings and F6, with M12's control when run."""
+    m = result["metrics"]
+    name = _variant_name(result)
+    title = "T5 generations (E5)" + (f", variant {_label(result)}" if name else "")
+    gens = [[g["generation"], g["arch"], _ppl(g["final_ppl"]),
+             _ms(g["step_saving"]) if "step_saving" in g else "—"]
+            for g in m.get("generations", [])]  # fmt: skip
+    head = ["generation", "model", "final PPL", "step saving vs same-size scratch"]
+    text = (
+        f"### {title}\n\n"
+        + (markdown_table(head, gens) + "\n\n" if gens else "")
+        + markdown_table(SAV_HEAD, [_savings_row("G3 chained from G2-KI", m["savings"])])
+    )
+    groups = {"G3 scratch": m["scratch"], "G3 chained from G2-KI": m["chain"]}
+    if m.get("control"):
+        groups["G3 from G2-scratch (control)"] = m["control"]
+    g2 = [r["teacher_ppl"] for r in m["chain"]]  # each seed's G2 teacher, as E1's F1 shows it
+    hl = {"P*": m["savings"]["target_ppl"], "teacher (G2 KI)": sum(g2) / len(g2)}
+    suffix = f"--{name}" if name else ""
+    f6 = "F6: E5 generation 3" + (f", variant {_label(result)}" if name else "")
+    figure = ppl_figure(out_dir, f"f6{suffix}.png", f6, groups,
+                        vline=result["config"]["ki"]["stop_step"], hline=hl)  # fmt: skip
     return f"{text}\n\n{figure}"
 
 

@@ -178,13 +178,15 @@ def student_runs(
     return out
 
 
-def chain_run(preset: str, seed: int, g2: Path, overwrite: bool = False) -> tuple[dict, Path]:
+def chain_run(
+    preset: str, seed: int, g2: Path, overwrite: bool = False, tag: str = "g3-chain"
+) -> tuple[dict, Path]:
     """E5's G3: the preset's `exp.g3_arch` with KI from the G2 run folder `g2` (the zoo's
-    ki-mini-student-6x384 is seed 0)."""
+    ki-mini-student-6x384 is seed 0; M12's control learns from G2-scratch)."""
     cfg = make_cfg(preset)
     c = make_cfg(preset, "", [f"teacher.name={g2}", f"model.arch={cfg.exp.g3_arch}",
                               f"runtime.seed={seed}"])  # fmt: skip
-    return ensure_run(c, preset, f"g3-chain-s{seed}", overwrite)
+    return ensure_run(c, preset, f"{tag}-s{seed}", overwrite)
 
 
 def finetune_cfg(preset: str, model_dir: str, task: str, seed: int, cfg: Any, lr: float) -> Any:

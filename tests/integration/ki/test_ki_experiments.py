@@ -1,4 +1,5 @@
-"""The KI experiments (E1, E5-E7), the report and the zoo on the `smoke` preset (ki.md §4.10).
+"""The KI experiments (E1, E5 and its control, E6, E7), the report and the zoo on the `smoke`
+preset (ki.md §4.10).
 
 This checks wiring, not the acceptance shapes: run sharing between experiments, the results
 files, E7's model groups, the report's tables and the zoo export. The smoke preset reads the
@@ -158,6 +159,17 @@ def test_all_experiments_share_runs_and_report(fast, tmp_path, run_root):
     assert len(docs["e1-ki-vs-scratch"]["metrics"]["diagnostics"]["alpha"]) == 6  # logged steps
     t8 = text[text.index("### T8 provenance") :]
     assert all(t8.count(r) == 1 for r in runs)  # every pre-training run once, shared ones too
+
+    # M12's optional control: G3 learns from E1's scratch student; E5's other runs are reused
+    from thunlp_repro.ki.runs import user_settings
+
+    with user_settings(None, [*FAST, "exp.g3_control=true"]):
+        ex.run_e5("smoke", tmp_path / "results" / "e5-control.json", False)
+    control = read_json(tmp_path / "results" / "e5-control.json")["metrics"]
+    assert control["generations"][-1]["generation"] == "G3 KI from G2-scratch (control)"
+    assert set(control["acceptance"]["M12"]["value"]) == {"from G2-KI", "from G2-scratch"}
+    new = sorted(r.rsplit("-", 1)[0] for r in _pretrain_runs(run_root) - runs)
+    assert new == ["smoke-g3-control-s0", "smoke-g3-control-s1"]
 
 
 def test_prepare_data_builds_the_variant_corpora(run_root):
