@@ -352,16 +352,17 @@ def _provenance(results: list[dict]) -> str:
     return markdown_table(head, rows)
 
 
-def _variant_name(result: dict[str, Any]) -> str:
-    """NAME of a variant result file `<table>--NAME.json` ("" for the preset's own)."""
-    return Path(result.get(SOURCE_KEY, {}).get("path", "")).stem.partition("--")[2]
+def _titled(result: dict[str, Any], base: str) -> tuple[str, str]:
+    """(heading, figure-file suffix): `base` and "" for the preset's own result; for a variant
+    (a result file `<table>--NAME.json`), `base, variant <table and flags>` and `--NAME`."""
+    name = Path(result.get(SOURCE_KEY, {}).get("path", "")).stem.partition("--")[2]
+    return (f"{base}, variant {_label(result)}", f"--{name}") if name else (base, "")
 
 
 def e2_section(result: dict[str, Any], out_dir: Path) -> str:
     """E2 (ki.md §3.2): a savings row per schedule arm and F3; a variant gets its own."""
     m = result["metrics"]
-    name = _variant_name(result)
-    title = "E2 inheritance schedule" + (f", variant {_label(result)}" if name else "")
+    title, suffix = _titled(result, "E2 inheritance schedule")
     rows = [_savings_row(k, v) for k, v in sorted(m["arms"].items())]
     teacher = next(iter(m["runs"].values()))[0].get("teacher_ppl")
     text = (
@@ -371,7 +372,6 @@ def e2_section(result: dict[str, Any], out_dir: Path) -> str:
     )
     groups = {"scratch": m["scratch"], **m["runs"]}
     target = next(iter(m["arms"].values()))["target_ppl"]  # every arm shares scratch's P*
-    suffix = f"--{name}" if name else ""
     figure = ppl_figure(out_dir, f"f3{suffix}.png", f"F3: {title}", groups,
                         [("step",), ("flops_total",)], vline=result["config"]["ki"]["stop_step"],
                         hline={"P*": target})  # fmt: skip
@@ -381,8 +381,7 @@ def e2_section(result: dict[str, Any], out_dir: Path) -> str:
 def e5_section(result: dict[str, Any], out_dir: Path) -> str:
     """T5 (ki.md §3.5): the generations, G3's savings and F6, with M12's control when run."""
     m = result["metrics"]
-    name = _variant_name(result)
-    title = "T5 generations (E5)" + (f", variant {_label(result)}" if name else "")
+    title, suffix = _titled(result, "T5 generations (E5)")
     gens = [[g["generation"], g["arch"], _ppl(g["final_ppl"]),
              _ms(g["step_saving"]) if "step_saving" in g else "—"]
             for g in m.get("generations", [])]  # fmt: skip
@@ -397,9 +396,8 @@ def e5_section(result: dict[str, Any], out_dir: Path) -> str:
         groups["G3 from G2-scratch (control)"] = m["control"]
     g2 = [r["teacher_ppl"] for r in m["chain"]]  # each seed's G2 teacher, as E1's F1 shows it
     hl = {"P*": m["savings"]["target_ppl"], "teacher (G2 KI)": sum(g2) / len(g2)}
-    suffix = f"--{name}" if name else ""
-    f6 = "F6: E5 generation 3" + (f", variant {_label(result)}" if name else "")
-    figure = ppl_figure(out_dir, f"f6{suffix}.png", f6, groups,
+    figure = ppl_figure(out_dir, f"f6{suffix}.png", _titled(result, "F6: E5 generation 3")[0],
+                        groups,
                         vline=result["config"]["ki"]["stop_step"], hline=hl)  # fmt: skip
     return f"{text}\n\n{figure}"
 
@@ -409,8 +407,7 @@ def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
     m = result["metrics"]
     sav = m["savings"]
     cfg = result["config"]
-    name = _variant_name(result)  # a variant (gpt--NAME.json) gets its own heading and figure
-    title = f"GPT arm, variant {_label(result)}" if name else "GPT arm"
+    title, suffix = _titled(result, "GPT arm")
     parts = [
         f"### {title} (causal LM, SmolLM2 tokenizer; ki.md §4.8)\n\nPaper: "
         + PAPER_DIRECTION["gpt"]
@@ -434,7 +431,6 @@ def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
     hl = {"P*": sav["target_ppl"]}
     if m.get("teacher_ppl"):
         hl["teacher"] = m["teacher_ppl"]
-    suffix = f"--{name}" if name else ""
     parts.append(ppl_figure(out_dir, f"f8{suffix}.png", f"F8: {title}, causal PPL vs steps",
                             groups, vline=T, hline=hl,
                             ylabel="validation causal perplexity (SmolLM2 tokens)"))  # fmt: skip
