@@ -272,14 +272,15 @@ def run_e5(preset: str, results_file: Path, overwrite: bool) -> None:
     t_metrics, g2_scratch, g2_ki, _ = e1_runs(preset)  # G1 and G2 are E1's runs (cached)
     arch, g3 = cfg.model.arch, cfg.exp.g3_arch
     control = [m for m, _ in arms.get("g3-control", [])]
-    m12 = verdict(None, None, "report only: G3 from G2-KI vs G3 from G2-scratch",
-                  "the optional control arm (G3 from G2-scratch) is not run")  # fmt: skip
     if control:
         csav = savings(scratch, control)
         m12 = verdict(None, {arm: None if s["step_saving"] is None else s["step_saving"]["mean"]
                              for arm, s in (("from G2-KI", sav), ("from G2-scratch", csav))},
                       "report only: G3 step saving from G2-KI vs from G2-scratch",
                       "report only")  # fmt: skip
+    else:
+        m12 = verdict(None, None, "report only: G3 from G2-KI vs G3 from G2-scratch",
+                      "the optional control arm (G3 from G2-scratch) is not run")  # fmt: skip
     metrics = {
         "generations": [
             _generation("G1 teacher", cfg.exp.teacher_arch, [t_metrics]),

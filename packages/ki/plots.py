@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from thunlp_repro.ki.analysis import mean_curve
 from thunlp_repro.shared.reporting.plots import DPI, FIGSIZE, pyplot, save_png
 
 X_LABELS = {
@@ -59,23 +60,16 @@ def ppl_figure(
 
 
 def _seed_bands(ax: Any, groups: dict[str, list[dict]], x: str, y: str, style: str) -> None:
-    """Each group's mean line and min–max band over its runs, at the evaluations all share."""
+    """Each group's mean line and min–max band over its runs (`analysis.mean_curve`), at the
+    evaluations all share; a non-step x is the runs' mean there (FLOPs, seconds)."""
     for i, (label, runs) in enumerate(sorted(groups.items())):
-        steps = sorted(set.intersection(*[{e["step"] for e in r["evals"]} for r in runs]))
-        xs, mean, lo, hi = [], [], [], []
-        for st in steps:
-            pts = [next(e for e in r["evals"] if e["step"] == st) for r in runs]
-            if x != "step" and any(x not in p for p in pts):
-                continue
-            xs.append(st if x == "step" else sum(p[x] for p in pts) / len(pts))
-            ys = [p[y] for p in pts]
-            mean.append(sum(ys) / len(ys))
-            lo.append(min(ys))
-            hi.append(max(ys))
+        ys = mean_curve(runs, y)
+        xs = [p["step"] for p in ys] if x == "step" else [p["mean"] for p in mean_curve(runs, x)]
         solid = style == "-"  # a dashed twin shares its solid line's legend entry
-        label = f"{label} (n={len(runs)})" if solid else None
-        ax.plot(xs, mean, ls=style, color=f"C{i}", label=label)
-        ax.fill_between(xs, lo, hi, color=f"C{i}", alpha=0.2 if solid else 0.08, lw=0)
+        ax.plot(xs, [p["mean"] for p in ys], ls=style, color=f"C{i}",
+                label=f"{label} (n={len(runs)})" if solid else None)  # fmt: skip
+        ax.fill_between(xs, [p["min"] for p in ys], [p["max"] for p in ys], color=f"C{i}",
+                        alpha=0.2 if solid else 0.08, lw=0)  # fmt: skip
 
 
 def diagnostics_figure(out_dir: Path, d: dict[str, list[float]], T: float) -> str:

@@ -279,12 +279,12 @@ def _variant_row(r: dict) -> list[str]:
 
 def _teacher_cost(m: dict) -> str:
     """The teacher's own pre-training, a sunk cost kept out of the savings (ki.md §2.6)."""
-    if _teacher_share(m) == "—":
+    if (share := _teacher_share(m)) == "—":
         return ""
     t = m["teacher"]
     return (
         f"Teacher pre-training (sunk, not in the savings): {t['steps']} steps, "
-        f"{t['flops_total']:.3e} FLOPs, {_teacher_share(m)} of one scratch run's FLOPs."
+        f"{t['flops_total']:.3e} FLOPs, {share} of one scratch run's FLOPs."
     )
 
 
