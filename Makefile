@@ -10,8 +10,9 @@ PY         := $(VENV)/bin/python
 CLI        := $(VENV)/bin/thunlp-repro
 STAMP      := $(VENV)/.installed
 ASSETS_OK  := $(VENV)/.assets-$(GROUP)
+SANDBOX_OK := $(VENV)/.sandbox
 
-.PHONY: setup assets lint format test test-slow test-gpu bench bench-compare \
+.PHONY: setup sandbox assets lint format test test-slow test-gpu bench bench-compare \
         reproduce-all report clean
 
 # torch first (a CPU build unless TORCH_SPEC says otherwise), or pip resolves a CUDA build.
@@ -22,11 +23,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(STAMP)
+# ChatDev runs generated programs only inside bubblewrap namespaces: install it where we may
+# (root with apt-get, or passwordless sudo), else say how; then report which isolation works.
+$(SANDBOX_OK): $(STAMP)
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then APT="apt-get"; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then APT="sudo apt-get"; fi; \
+	  if [ -n "$$APT" ]; then echo "installing bubblewrap ($$APT)"; \
+	    $$APT install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { $$APT update -qq >/dev/null 2>&1 && $$APT install -y -qq bubblewrap >/dev/null 2>&1; } || true; \
+	  else echo "bubblewrap missing: install it (apt/dnf/pacman: bubblewrap) to run ChatDev's tests"; fi; }
+	@$(CLI) chatdev sandbox-check || true
+	@touch $@
+
+sandbox: $(SANDBOX_OK)
+
+setup: $(STAMP) $(SANDBOX_OK)
 
 # Offline models and data into $THUNLP_REPRO_HOME (default ~/.cache/thunlp-repro), verified.
 # The install is idempotent; the stamp only saves re-hashing on every `make test`.
-$(ASSETS_OK): $(STAMP) shared/assets/assets.lock
+$(ASSETS_OK): $(STAMP) $(SANDBOX_OK) shared/assets/assets.lock
 	$(CLI) assets install --group $(GROUP)
 	touch $@
 

@@ -1,4 +1,5 @@
-"""`thunlp-repro chatdev`: run, serve, replay, batch, eval, pairwise (win rates), report.
+"""`thunlp-repro chatdev`: run, serve, replay, batch, eval, pairwise (win rates), report,
+sandbox-check.
 
 Module level imports only typer, the standard library and `cli.common`; the engine (and
 `openai`) load inside the commands, so `thunlp-repro --help` stays fast.
@@ -95,6 +96,12 @@ def switch_overrides(
     return flags
 
 
+UnsafeSandboxOpt = typer.Option(
+    False, "--unsafe-sandbox",
+    help="run generated programs unisolated (as you) when no namespace sandbox works",
+)  # fmt: skip
+
+
 @app.command()
 @handle_errors
 def run(
@@ -131,6 +138,7 @@ def run(
     allow_install: bool = typer.Option(
         False, "--allow-install", help="install requirements into a per-project venv for tests"
     ),
+    unsafe_sandbox: bool = UnsafeSandboxOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view"),
 ) -> None:
     """Run the chat chain on one task; prints the project folder's path at the end."""
@@ -149,6 +157,8 @@ def run(
         flags.append(f"project.company={config}")
     if allow_install:
         flags.append("sandbox.install=venv")
+    if unsafe_sandbox:
+        flags.append("sandbox.unsafe=true")
     cfg, _ = load_chatdev_config(
         preset, str(settings) if settings else None, [*(sets or []), *flags], protocol
     )
@@ -253,6 +263,7 @@ def eval_(
         None, "--embed-base-url", help="OpenAI-compatible embeddings endpoint"
     ),
     timeout_s: float = typer.Option(10.0, "--timeout-s", help="strict run time limit"),
+    unsafe_sandbox: bool = UnsafeSandboxOpt,
 ) -> None:
     """Completeness, Executability, Consistency and Quality of project folders (ChatDev §4)."""
     from thunlp_repro.chatdev.embedders import build_embedder
@@ -273,7 +284,7 @@ def eval_(
                     path,
                     embedder=model,
                     variants=variants,
-                    sandbox=SandboxSettings(timeout_s=timeout_s),
+                    sandbox=SandboxSettings(timeout_s=timeout_s, unsafe=unsafe_sandbox),
                 )
             )
         except EvalError as exc:
@@ -365,6 +376,7 @@ def batch(
     embedder: str = typer.Option("minilm-l6", "--embedder", help="consistency embedder"),
     embed_base_url: str | None = typer.Option(None, "--embed-base-url", help="embeddings URL"),
     no_eval: bool = typer.Option(False, "--no-eval", help="run only, do not score"),
+    unsafe_sandbox: bool = UnsafeSandboxOpt,
     summarise: bool = typer.Option(
         False, "--summarise", help="only (re)write the aggregate of an existing batch folder"
     ),
@@ -379,6 +391,8 @@ def batch(
 
     setup_logging("WARNING")
     flags = switch_overrides(local, base_url, model, no_dehallucination, until, no_roles)
+    if unsafe_sandbox:
+        flags.append("sandbox.unsafe=true")
     if summarise:
         from thunlp_repro.chatdev.batch import summarise_batch
 
@@ -405,6 +419,7 @@ def batch(
         concurrency=concurrency, task_timeout_s=timeout, variants=_parse_variants(variant),
         embedder=embedder, embed_base_url=embed_base_url, evaluate=not no_eval,
         retry_failed=retry_failed, eval_timeout_s=cfg.sandbox.timeout_s,
+        unsafe_sandbox=cfg.sandbox.unsafe,
         label=ablation_label(cfg.protocol.until, cfg.protocol.cdh.enabled,
                              cfg.protocol.roles_in_prompts),
     )  # fmt: skip
@@ -552,3 +567,23 @@ def report(
     setup_logging("WARNING")
     path = write_run_report(run_dirs, out, export_root=export, pairwise=pairwise_files)
     typer.echo(str(path))
+
+
+@app.command("sandbox-check")
+@handle_errors
+def sandbox_check() -> None:
+    """Which isolation generated programs get here (bubblewrap namespaces, or none); exit 1 if
+    none works."""
+    from thunlp_repro.chatdev.isolation import SandboxUnavailable, detect
+    from thunlp_repro.chatdev.process_tree import Cgroup
+
+    try:
+        isolation = detect("auto")
+    except SandboxUnavailable as exc:
+        typer.echo(f"sandbox: none ({exc})")
+        raise typer.Exit(1) from None
+    group = Cgroup.create(1, 1 << 20)
+    if group is not None:
+        group.kill_and_remove()
+    tree = "cgroup (pids, memory)" if group else "RLIMIT_NPROC + memory watchdog"
+    typer.echo(f"sandbox: {isolation.name} ({isolation.detail}); tree limits: {tree}")

@@ -62,6 +62,7 @@ class BatchOptions:
         evaluate: Score each project after it runs.
         retry_failed: Rerun tasks that ended in `error` or `timeout`.
         eval_timeout_s: Strict executability timeout.
+        unsafe_sandbox: Score programs unisolated when no isolation works (`--unsafe-sandbox`).
         label: Table 4 row name (`ChatDev`, `<=Coding`, `\\CDH`, ...).
         mp_context: multiprocessing start method.
     """
@@ -74,6 +75,7 @@ class BatchOptions:
     evaluate: bool = True
     retry_failed: bool = False
     eval_timeout_s: float = 10.0
+    unsafe_sandbox: bool = False
     label: str = "ChatDev"
     mp_context: str = "spawn"
 
@@ -186,7 +188,8 @@ def evaluate_folder(folder: Path, opts: dict[str, Any]) -> dict[str, Any]:
             _EMBEDDERS[key] = build_embedder(key[0], key[1])
         record = evaluate_project(
             folder, embedder=_EMBEDDERS[key], variants=tuple(opts.get("variants", ())),
-            sandbox=SandboxSettings(timeout_s=float(opts.get("eval_timeout_s", 10.0))),
+            sandbox=SandboxSettings(timeout_s=float(opts.get("eval_timeout_s", 10.0)),
+                                    unsafe=bool(opts.get("unsafe_sandbox"))),
         )  # fmt: skip
     except (EvalError, UsageError, OSError) as exc:
         record = {"project": str(folder), "error": str(exc)}

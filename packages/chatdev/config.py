@@ -128,7 +128,9 @@ class SandboxConfig:
 
     timeout_s: float = field(default=10.0, metadata=_help("wall clock per run (repo: 3)"))
     grace_s: float = field(default=2.0, metadata=_help("SIGTERM -> SIGKILL grace"))
-    memory_mb: int = field(default=2048, metadata=_help("address-space limit"))
+    memory_mb: int = field(
+        default=2048, metadata=_help("memory of the whole tree, and each process's address space")
+    )
     cpu_extra_s: int = field(default=5, metadata=_help("CPU limit = timeout + this"))
     file_size_mb: int = field(default=64, metadata=_help("largest file a program may write"))
     open_files: int = field(default=256, metadata=_help("RLIMIT_NOFILE"))
@@ -139,10 +141,20 @@ class SandboxConfig:
     xvfb: Literal["auto", "off"] = field(default="auto", metadata=_help("use xvfb-run if present"))
     python: str | None = field(default=None, metadata=_help("interpreter; None = this one"))
     keep_runs: bool = field(default=False, metadata=_help("keep the temp run folders"))
+    isolation: Literal["auto", "bwrap", "none"] = field(
+        default="auto", metadata=_help("bwrap namespaces; none only with unsafe")
+    )
+    unsafe: bool = field(
+        default=False, metadata=_help("run unisolated when no isolation works (--unsafe-sandbox)")
+    )
+    max_processes: int = field(default=64, metadata=_help("processes of the whole tree"))
+    tmp_mb: int = field(default=256, metadata=_help("size of the private /tmp"))
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
             raise ConfigError("sandbox.timeout_s must be > 0")
+        if self.max_processes < 1:
+            raise ConfigError("sandbox.max_processes must be >= 1")
 
 
 @dataclass

@@ -10,8 +10,11 @@
 - `strict` (ours): the entry point is required (``meta.json``'s ``entry_point``, else the
   language's entry file); the program runs in the sandbox with a 10 s limit and scores 1 only for
   the verdicts ``ok`` (exit code 0, no traceback) and ``alive`` (still running without error at
-  the limit: a GUI, a server, a program waiting for input). Every other verdict scores 0, and the
-  verdict is recorded (``no_display`` and ``unsupported`` are counted separately in reports).
+  the limit and idle: a GUI, a server, a program waiting for input). One rule tells ``alive``
+  from ``hang``: a program still running at the limit whose process tree used half a core or
+  more over the last second is busy looping, ``hang``, and scores 0. Every other verdict scores 0,
+  and the verdict is recorded (``ok`` and ``alive`` are counted apart in reports, as are
+  ``no_display`` and ``unsupported``).
 
 Reproduces: ChatDev §4 / Table 1 (Executability), chatdev.md §2.11, §2.16, pitfall #3.
 """

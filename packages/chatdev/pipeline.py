@@ -31,6 +31,7 @@ from thunlp_repro.chatdev.codebook import Codebook
 from thunlp_repro.chatdev.company import ChainItem, Company, StepSpec, company_from_native, validate
 from thunlp_repro.chatdev.company import load_company as _load_company
 from thunlp_repro.chatdev.config import ChatDevConfig
+from thunlp_repro.chatdev.isolation import detect as detect_isolation
 from thunlp_repro.chatdev.phases import ChatEnv
 from thunlp_repro.chatdev.project import Project
 from thunlp_repro.chatdev.sandbox import SandboxResult, SandboxSettings, run_program
@@ -219,6 +220,9 @@ def run_project(
 
         require_llama_cpp()
         resolve_gguf(cfg.llm.local_model)
+    # generated code runs only isolated (or with --unsafe-sandbox): fail before the folder exists
+    isolation = None if recorded_tests is not None else detect_isolation(
+        cfg.sandbox.isolation, unsafe=cfg.sandbox.unsafe)  # fmt: skip
     git = cfg.project.git if cfg.project.git is not None else company.flags.get("git_management")
     started_wall = time.time()
     started = time.monotonic()
@@ -356,7 +360,8 @@ def run_project(
             "format_retries": stats.format_retries if stats else 0,
             "format_failures": stats.format_failures if stats else [],
             "limits_enforced": final.limits_enforced if final else sys.platform != "win32",
-            "network_isolated": False,
+            "network_isolated": final.network_isolated if final else False,
+            "sandbox_isolation": isolation.to_dict() if isolation else {"name": "replayed"},
             "packages": {
                 k: v
                 for k, v in env_json.get("packages", {}).items()

@@ -125,15 +125,19 @@ def test_wrong_folder_and_exit_without_traceback(tmp_path):
     assert (got["value"], got["verdict"], got["exit_code"]) == (0.0, "crash", 3)
 
 
-def test_interactive_and_hanging_programs_are_alive(tmp_path):
+def test_waiting_programs_are_alive_busy_loops_hang(tmp_path):
     interactive = project(tmp_path / "ask", {"main.py": "name = input('name? ')\nprint(name)\n"})
-    hang = project(
-        tmp_path / "hang", {"main.py": "import time\nwhile True:\n    time.sleep(0.1)\n"}
+    ticking = project(
+        tmp_path / "tick", {"main.py": "import time\nwhile True:\n    time.sleep(0.1)\n"}
     )
-    for folder in (interactive, hang):
+    for folder in (interactive, ticking):
         assert me.compat_executability(folder)["value"] == 1.0
         got = me.strict_executability(folder / "code", "main.py", "python", FAST)
         assert (got["value"], got["verdict"]) == (1.0, "alive")
+    spinning = project(tmp_path / "spin", {"main.py": "while True:\n    pass\n"})
+    assert me.compat_executability(spinning)["value"] == 1.0  # the released rule's flaw
+    got = me.strict_executability(spinning / "code", "main.py", "python", FAST)
+    assert (got["value"], got["verdict"]) == (0.0, "hang")
     # with stdin closed, input() fails: the strict verdict names the error
     closed = SandboxSettings(timeout_s=1.5, grace_s=0.3, stdin="devnull")
     got = me.strict_executability(interactive / "code", "main.py", "python", closed)

@@ -1,0 +1,1 @@
+"""Prompt transferability: soft prompts across tasks and models (Su et al., NAACL 2022)."""
