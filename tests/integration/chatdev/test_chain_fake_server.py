@@ -45,6 +45,7 @@ def test_scripted_tasks_full_chain_and_replay(tmp_path, task):
         assert (code / path).read_text() == content  # the crash was fixed in the Test loop
     assert result.meta["verdicts"] == ["crash", "ok"] and result.meta["final_verdict"] == "ok"
     assert result.meta["first_error_type"] in ("NameError", "ImportError", "TypeError")
+    assert result.meta["sandbox_isolation"]["name"] == "bwrap" and result.meta["network_isolated"]
     assert (code / "manual.md").is_file() and (code / "requirements.txt").is_file()
     assert result.meta["llm_calls"] == n_http == len(result.path.joinpath(
         "transcript.jsonl").read_text().splitlines())  # fmt: skip
