@@ -4,7 +4,7 @@
 PYTHON     ?= python3
 VENV       ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-PRESET     ?= mini
+PROFILE    ?= quick
 GROUP      ?= mini
 PY         := $(VENV)/bin/python
 CLI        := $(VENV)/bin/thunlp-repro
@@ -79,12 +79,13 @@ bench-compare: setup
 	mkdir -p benchmarks/results
 	$(VENV)/bin/pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=median:25%
 
-# One paper's registered experiments: reproduce-finetune, reproduce-ki, reproduce-chatdev.
+# PROFILE=quick (default: every headline retrained, ~30 min on 2 cores) | full (the committed
+# mini study, hours) | paper (GPUs, hub). One paper: reproduce-ki, reproduce-apet, ...
 reproduce-%: assets
-	$(CLI) reproduce-all --preset $(PRESET) --paper $*
+	$(CLI) reproduce-all --profile $(PROFILE) --paper $*
 
 reproduce-all: assets
-	$(CLI) reproduce-all --preset $(PRESET)
+	$(CLI) reproduce-all --profile $(PROFILE)
 
 report: setup
 	$(CLI) report

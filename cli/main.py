@@ -66,6 +66,7 @@ def register_experiments() -> None:
     import thunlp_repro.chatdev.experiments  # noqa: F401
     import thunlp_repro.ki.experiments  # noqa: F401
     import thunlp_repro.shared.finetune  # noqa: F401
+    import thunlp_repro.shared.prerequisites  # noqa: F401
 
 
 @app.command(rich_help_panel="Utilities")
@@ -179,18 +180,26 @@ def report(
 @app.command("reproduce-all", rich_help_panel="Reproduce")
 @handle_errors
 def reproduce_all(
-    preset: str = typer.Option("mini", "--preset", "-p", help="mini | paper"),
+    profile: str = typer.Option(
+        "quick", "--profile", help="quick (headlines retrained, ~30 min) | full (mini) | paper"
+    ),
     paper: list[str] | None = typer.Option(None, "--paper", help="only these papers (repeat)"),
+    only: list[str] | None = typer.Option(None, "--only", help="only this experiment (repeat)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, run nothing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="rerun experiments with results"),
     results: Path = typer.Option(Path("results"), "--results", help="results root"),
     out: Path = typer.Option(Path("reports"), "--out", help="reports folder"),
 ) -> None:
-    """Run every registered experiment that has no result yet, then write the report."""
+    """Run a profile's experiments in dependency order (skipping finished ones), then report."""
     register_experiments()
-    from thunlp_repro.shared.experiments import reproduce
+    from thunlp_repro.shared.experiments import execute, format_plan, plan
     from thunlp_repro.shared.reporting.report import write_report
 
-    for key, status in reproduce(preset, paper, overwrite=overwrite, root=results):
+    nodes = plan(profile, paper, only, overwrite=overwrite, root=results)
+    typer.echo(format_plan(nodes, profile))
+    if dry_run:
+        return
+    for key, status in execute(nodes, profile, overwrite=overwrite, echo=typer.echo):
         typer.echo(f"{key}: {status}")
     for path in write_report(results, out):
         typer.echo(str(path))

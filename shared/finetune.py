@@ -297,7 +297,8 @@ def _register() -> None:
         register_experiment(Experiment(
             "finetune", "reference",
             "reference fine-tune of the preset's model and task over seeds 0 and 1",
-            run_reference,
+            run_reference, profiles=("quick", "full", "paper"),
+            minutes={"quick": 2.0, "full": 6.0},
         ))  # fmt: skip
     if "finetune" not in REPORT_SECTIONS:
         register_section("finetune")(reference_section)

@@ -33,6 +33,24 @@ def default_run_name(experiment: str) -> str:
     return f"{experiment}-{stamp}-{sha}"
 
 
+def launch_rank() -> tuple[int, str]:
+    """(global rank, launch id) under a multi-process launcher; (-1, "") for a plain process."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return -1, ""
+    launch = os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("MASTER_PORT", "0")
+    return int(os.environ.get("RANK", "0")), launch
+
+
+def _wait_for(marker: Path, timeout_s: float = 300.0) -> None:
+    """Block a non-zero rank until rank 0 has set the run folder up."""
+    end = time.monotonic() + timeout_s
+    while not marker.exists():
+        if time.monotonic() > end:
+            raise UsageError(f"rank 0 did not create the run folder {marker.parent} in "
+                             f"{timeout_s:g} s")  # fmt: skip
+        time.sleep(0.05)
+
+
 @dataclass
 class RunDir:
     """One run's folder and the files in it.
@@ -76,7 +94,11 @@ class RunDir:
             path = Path(run_dir)
         else:
             path = Path(root or runs_root()) / pipeline / (name or default_run_name(pipeline))
-        occupied = path.exists() and any(path.iterdir())
+        rank, launch = launch_rank()
+        if rank > 0:  # under `accelerate launch` only rank 0 creates, clears or checks the folder
+            _wait_for(path / f".launch-{launch}")
+            return cls(path=path, pipeline=pipeline, resumed=resume)
+        occupied = path.exists() and any(p.name != f".launch-{launch}" for p in path.iterdir())
         if occupied and overwrite:
             shutil.rmtree(path)
             occupied = False
@@ -87,6 +109,8 @@ class RunDir:
             )
         path.mkdir(parents=True, exist_ok=True)
         (path / "checkpoints").mkdir(exist_ok=True)
+        if rank == 0:
+            (path / f".launch-{launch}").touch()
         return cls(path=path, pipeline=pipeline, resumed=occupied)
 
     @classmethod
@@ -102,6 +126,8 @@ class RunDir:
     ) -> RunDir:
         """Open the folder (rules of `open`) and record the run: log, command, config, env."""
         run = cls.open(pipeline, name, run_dir=run_dir, resume=resume, overwrite=overwrite)
+        if launch_rank()[0] > 0:
+            return run
         run.attach_log()
         run.write_command()
         run.write_config(cfg)

@@ -110,13 +110,19 @@ def _register() -> None:
     if "chatdev/ci" not in EXPERIMENTS:
         register_experiment(
             Experiment(
-                "chatdev", "ci", "scripted 3-task batch against the fake server (ci tier)", run_ci
+                "chatdev",
+                "ci",
+                "scripted 3-task batch against the fake server (ci tier)",
+                run_ci,
+                profiles=("quick", "full"),
+                minutes={"quick": 1.0, "full": 1.0},
             )
         )
     if "chatdev/table1" not in EXPERIMENTS:
         register_experiment(Experiment(
             "chatdev", "table1", "20-task stratified SRDD batch with the local Qwen coder "
-            "(Tables 1 and 3; mini-llm tier, skipped without the model)", run_table1))  # fmt: skip
+            "(Tables 1 and 3; mini-llm tier, skipped without the model)", run_table1,
+            profiles=("full",), minutes={"full": 250.0}))  # fmt: skip
 
 
 _register()

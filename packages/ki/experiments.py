@@ -441,12 +441,56 @@ RUNNERS = {"e1-ki-vs-scratch": run_e1, "e2-schedule": run_e2, "e3-teacher-arch":
            "e7-downstream": run_e7, "gpt": run_gpt}  # fmt: skip
 
 
+QUICK_TABLES = ("e1-ki-vs-scratch",)
+"""The headline retrained by `reproduce-all`'s quick profile (configs/ki/quick.yaml)."""
+NEEDS = {"e7-downstream": ("ki/e1-ki-vs-scratch", "ki/e5-generations", "ki/e6-domain")}
+MINUTES = {  # training minutes on 2 CPU cores (reports/ki.md, "Time"), rounded up for evals
+    "e1-ki-vs-scratch": {"quick": 8.0, "full": 65.0},
+    "e2-schedule": {"full": 140.0},
+    "e3-teacher-arch": {"full": 120.0},  # 12 runs, ~10 min each at E1's CPU s/step
+    "e4-teacher-data": {"full": 80.0},  # 8 runs
+    "e5-generations": {"full": 110.0},
+    "e6-domain": {"full": 40.0},
+    "e7-downstream": {"full": 30.0},
+    "gpt": {"full": 40.0},
+}
+
+
+def _zoo_built() -> bool:
+    from thunlp_repro.ki.zoo import ZOO, is_built
+
+    return all(is_built(name) for name in ZOO.keys())
+
+
+def _build_zoo() -> None:
+    from thunlp_repro.ki.zoo import build
+
+    build("mini")
+
+
 def _register() -> None:
-    from thunlp_repro.shared.experiments import EXPERIMENTS, Experiment, register_experiment
+    from thunlp_repro.shared.experiments import (
+        EXPERIMENTS,
+        Experiment,
+        Prerequisite,
+        register_experiment,
+        register_prerequisite,
+    )
+
+    # APET's Ladder K and prompt transfer's KI arm load these models by name (ki.md §4.9); the
+    # runs behind them are E1's, E5's and E6's (cached), so after those the build only copies.
+    register_prerequisite(Prerequisite(
+        "ki/zoo", "the KI zoo's mini models (teachers, students, ladders)", _zoo_built,
+        _build_zoo, minutes=230.0,
+    ))  # fmt: skip
 
     for table, fn in RUNNERS.items():
         if f"ki/{table}" not in EXPERIMENTS:
-            register_experiment(Experiment("ki", table, TABLES[table], fn))
+            quick = ("quick",) if table in QUICK_TABLES else ()
+            register_experiment(Experiment("ki", table, TABLES[table], fn,
+                                           needs=NEEDS.get(table, ()),
+                                           profiles=(*quick, "full", "paper"),
+                                           minutes=MINUTES.get(table, {})))  # fmt: skip
 
 
 _register()

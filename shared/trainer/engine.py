@@ -105,12 +105,18 @@ class Engine:
         trackers: list[Any] = [JsonlTracker(self.run.metrics_path)]
         if rt.tracker == "tensorboard":
             trackers.append("tensorboard")
+        handlers = []
+        if self.hooks.find_unused_parameters:
+            from accelerate.utils import DistributedDataParallelKwargs
+
+            handlers.append(DistributedDataParallelKwargs(find_unused_parameters=True))
         acc = Accelerator(
             mixed_precision=rt.precision,
             cpu=rt.cpu,
             log_with=trackers,
             project_dir=str(self.run.path),
             step_scheduler_with_optimizer=False,
+            kwargs_handlers=handlers,
         )
         acc.init_trackers("tb" if rt.tracker == "tensorboard" else "run")
         return acc

@@ -43,6 +43,10 @@ class LossOutput:
 class EngineHooks:
     """Base class of a pipeline's hooks; override what the pipeline needs."""
 
+    find_unused_parameters: bool = False
+    """DDP: set when some trainable parameters get no gradient in a step (e.g. an unused
+    pooler); DDP then searches the graph every step, which costs time."""
+
     def build_model(self, cfg: Any) -> tuple[torch.nn.Module, list[torch.nn.Parameter] | None]:
         """Return the model and its trainable parameters (None: all with requires_grad)."""
         raise NotImplementedError

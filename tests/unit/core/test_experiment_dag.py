@@ -1,0 +1,105 @@
+"""The experiment DAG behind `reproduce-all`: order, skips, profiles, errors, progress."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import thunlp_repro.shared.experiments as ex
+from thunlp_repro.shared.errors import UsageError
+from thunlp_repro.shared.registry import Registry
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    monkeypatch.setattr(ex, "EXPERIMENTS", Registry("experiment"))
+    monkeypatch.setattr(ex, "PREREQUISITES", Registry("prerequisite"))
+    calls: list[str] = []
+
+    def writer(key):
+        def run(preset, target, overwrite):
+            calls.append(f"{key}@{preset}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps({"preset": preset}))
+
+        return run
+
+    built = {"done": False}
+
+    def build():
+        calls.append("assets/head")
+        built["done"] = True
+
+    ex.register_prerequisite(ex.Prerequisite("assets/head", "a head", lambda: built["done"],
+                                             build, minutes=3))  # fmt: skip
+    ex.register_experiment(ex.Experiment("b", "train", "trains", writer("b/train"),
+                                         needs=("assets/head",), profiles=("quick", "full"),
+                                         minutes={"quick": 2, "full": 20}))  # fmt: skip
+    ex.register_experiment(ex.Experiment("a", "uses", "uses b", writer("a/uses"),
+                                         needs=("b/train",), profiles=("full",),
+                                         minutes={"full": 5}))  # fmt: skip
+    ex.register_experiment(ex.Experiment("c", "optional", "writes nothing",
+                                         lambda p, t, o: calls.append("c"),
+                                         profiles=("quick", "full")))  # fmt: skip
+    return calls
+
+
+def test_needs_run_first_and_finished_nodes_are_skipped(registry, tmp_path):
+    nodes = ex.plan("full", root=tmp_path)
+    assert [n.key for n in nodes] == ["assets/head", "b/train", "a/uses", "c/optional"]
+    lines = []
+    done = ex.execute(nodes, "full", echo=lines.append)
+    assert registry == ["assets/head", "b/train@mini", "a/uses@mini", "c"]
+    assert dict(done)["c/optional"] == "not run" and dict(done)["a/uses"] == "ran"
+    assert (tmp_path / "mini" / "a" / "uses.json").is_file()
+    assert lines[0].startswith("[1/4] assets/head: running (estimated 3 min")
+    again = ex.plan("full", root=tmp_path)
+    assert [n.action for n in again] == ["skip", "skip", "skip", "run"]
+    assert [n.action for n in ex.plan("full", root=tmp_path, overwrite=True)][1:3] == ["run"] * 2
+
+
+def test_quick_profile_writes_its_own_root_and_selects_headlines(registry, tmp_path):
+    (tmp_path / "mini" / "b").mkdir(parents=True)
+    record = tmp_path / "mini" / "b" / "train.json"
+    record.write_text("committed")
+    ex.reproduce("quick", root=tmp_path, echo=lambda _: None)
+    assert "b/train@quick" in registry and not any(c.startswith("a/") for c in registry)
+    assert record.read_text() == "committed"
+    assert json.loads((tmp_path / "quick" / "b" / "train.json").read_text()) == {"preset": "quick"}
+
+
+def test_only_selects_a_node_and_its_needs(registry, tmp_path):
+    nodes = ex.plan("full", only=["a/uses"], root=tmp_path)
+    assert [n.key for n in nodes] == ["assets/head", "b/train", "a/uses"]
+    text = ex.format_plan(nodes, "full")
+    assert "~20 min" in text and "estimated total: ~28 min" in text
+
+
+def test_bad_selections_name_what_is_known(registry, tmp_path):
+    with pytest.raises(UsageError, match=r"unknown experiment\(s\) a/usez; known: a/uses, b/train"):
+        ex.plan("full", only=["a/usez"], root=tmp_path)
+    with pytest.raises(UsageError, match="unknown profile 'fast'; choose quick, full, paper"):
+        ex.plan("fast", root=tmp_path)
+    with pytest.raises(UsageError, match="not in the 'quick' profile"):
+        ex.plan("quick", only=["a/uses"], root=tmp_path)
+
+
+def test_cycles_and_dangling_needs_are_errors(registry, tmp_path):
+    ex.register_experiment(ex.Experiment("d", "x", "", lambda *a: None, needs=("d/y",)))
+    ex.register_experiment(ex.Experiment("d", "y", "", lambda *a: None, needs=("d/x",)))
+    with pytest.raises(UsageError, match="cycle: d/x -> d/y -> d/x"):
+        ex.plan("full", papers=["d"], root=tmp_path)
+    ex.register_experiment(ex.Experiment("e", "x", "", lambda *a: None, needs=("ki/zoo",)))
+    with pytest.raises(UsageError, match="needs 'ki/zoo'"):
+        ex.plan("full", papers=["e"], root=tmp_path)
+
+
+def test_every_registered_need_resolves():
+    from thunlp_repro.cli.main import register_experiments
+
+    register_experiments()
+    for profile in ex.PROFILES:
+        ex._order(e.key for e in ex.select(profile=profile))
+    quick = {e.paper for e in ex.select(profile="quick")}
+    assert {"finetune", "ki", "chatdev"} <= quick
