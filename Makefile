@@ -12,7 +12,7 @@ STAMP      := $(VENV)/.installed
 ASSETS_OK  := $(VENV)/.assets-$(GROUP)
 SANDBOX_OK := $(VENV)/.sandbox
 
-.PHONY: setup sandbox assets lint format test test-slow test-gpu bench bench-compare \
+.PHONY: setup sandbox assets lint format test test-slow test-gpu bench bench-ci bench-compare \
         reproduce-all report clean
 
 # torch first (a CPU build unless TORCH_SPEC says otherwise), or pip resolves a CUDA build.
@@ -74,6 +74,13 @@ BENCH_ARGS := benchmarks --benchmark-only --benchmark-json=benchmarks/results/la
 bench: setup
 	mkdir -p benchmarks/results
 	$(VENV)/bin/pytest $(BENCH_ARGS)
+	$(PY) benchmarks/summary.py
+
+# CI: the same suite once more after the tests, report only (prints the ratios, saves JSON).
+bench-ci: setup
+	mkdir -p benchmarks/results
+	-$(VENV)/bin/pytest $(BENCH_ARGS) -q
+	$(PY) benchmarks/summary.py
 
 bench-compare: setup
 	mkdir -p benchmarks/results
