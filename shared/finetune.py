@@ -289,6 +289,30 @@ def reference_section(results: list[dict[str, Any]], out_dir: Any) -> str:
     )
 
 
+def reference_headlines(by_preset: dict[str, list[dict[str, Any]]]) -> list[Any]:
+    """REPORT.md's core-check row: the reference fine-tune beats the majority class."""
+    from thunlp_repro.shared.reporting.headline import Headline, table
+
+    found = table(by_preset, "reference")
+
+    def acc(r: dict | None) -> str:
+        if r is None:
+            return "not run"
+        m = r["metrics"]
+        return (f"test accuracy {m['test_accuracy']:.3f} (majority {m['test_majority']:.3f}, "
+                f"{len(m['seeds'])} seeds)")  # fmt: skip
+
+    quick = found["quick"]
+    quick_ok = None
+    if quick is not None:
+        quick_ok = quick["metrics"]["test_accuracy"] >= quick["metrics"]["test_majority"] + 0.1
+    return [Headline(
+        "core check: MiniLM-L6 fine-tuned on sent-movie beats the majority class", "-",
+        acc(found["mini"]), acc(quick), ">= majority + 0.10", quick_ok, "n/a (core check)",
+        "finetune.md#reference-fine-tune",
+    )]  # fmt: skip
+
+
 def _register() -> None:
     from thunlp_repro.shared.experiments import EXPERIMENTS, Experiment, register_experiment
     from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
@@ -302,6 +326,9 @@ def _register() -> None:
         ))  # fmt: skip
     if "finetune" not in REPORT_SECTIONS:
         register_section("finetune")(reference_section)
+    from thunlp_repro.shared.reporting.headline import register_headline
+
+    register_headline("finetune")(reference_headlines)
 
 
 _register()

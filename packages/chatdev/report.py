@@ -26,6 +26,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from thunlp_repro.shared.reporting.headline import Headline, register_headline
+from thunlp_repro.shared.reporting.headline import table as headline_table
 from thunlp_repro.shared.reporting.report import register_section
 from thunlp_repro.shared.reporting.tables import comparison_table, markdown_table
 
@@ -458,3 +460,42 @@ def write_run_report(batch_dirs: list[Path], out: Path, *, export_root: Path | N
             io.atomic_write_json(Path(export_root) / preset / "chatdev" /
                                  f"{r['run_info']['table']}.json", r)  # fmt: skip
     return out / "report.md"
+
+
+def chatdev_headlines(by_preset: dict[str, list[dict[str, Any]]]) -> list[Headline]:
+    """REPORT.md's ChatDev row: Table 1's Quality of ChatDev (mini record: the local batch)."""
+    rows = paper_numbers()["table1"]["rows"]
+    paper_q = rows["ChatDev"]["quality"]
+    best_baseline = max(row["quality"] for name, row in rows.items() if name != "ChatDev")
+    record = headline_table(by_preset, "table1")["mini"]
+    check = headline_table(by_preset, "ci")["quick"]
+    mini, verdict = "not run", "NOT TESTABLE"
+    if record is not None:
+        v = record["metrics"]["variants"]
+        compat = v["compatible"]["quality_product_of_means"]
+        strict = v["strict"]["quality_product_of_means"]
+        n = v["compatible"]["n"]
+        mini = (f"{compat:.3f} compatible / {strict:.3f} strict ({n} SRDD tasks, "
+                f"{record['metrics'].get('model', '?')})")  # fmt: skip
+        verdict = (
+            "REPRODUCED"
+            if compat >= 0.9 * paper_q
+            else "DIRECTION ONLY"
+            if compat > best_baseline
+            else "NOT REPRODUCED"
+        )
+    quick, quick_ok = "not run", None
+    if check is not None:
+        info = check["run_info"]
+        quick = (f"pipeline check: {info.get('tasks_finished')}/{info.get('tasks_total')} tasks "
+                 "finished (scripted server, no model)")  # fmt: skip
+        quick_ok = info.get("tasks_finished") == info.get("tasks_total")
+    return [Headline(
+        "Table 1: Quality of ChatDev's software (completeness x executability x consistency)",
+        f"{paper_q:.4f} (GPT-3.5); best baseline {best_baseline:.4f} [paper]", mini, quick,
+        "every scripted task finishes; verdict: >= 90% of the paper's, or above its best "
+        "baseline", quick_ok, verdict, "chatdev.md#t1-main-metrics-paper-table-1",
+    )]  # fmt: skip
+
+
+register_headline("chatdev")(chatdev_headlines)

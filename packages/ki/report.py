@@ -16,6 +16,8 @@ from typing import Any
 from thunlp_repro.ki.analysis import step_lead
 from thunlp_repro.ki.plots import diagnostics_figure, ppl_figure, teachers_figure, topk_figure
 from thunlp_repro.ki.runs import settings_flags
+from thunlp_repro.shared.reporting.headline import Headline, register_headline
+from thunlp_repro.shared.reporting.headline import table as headline_table
 from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
 from thunlp_repro.shared.reporting.results import SOURCE_KEY
 from thunlp_repro.shared.reporting.tables import format_float, markdown_table
@@ -459,3 +461,39 @@ def gpt_section(result: dict[str, Any], out_dir: Path) -> str:
 
 if "ki" not in REPORT_SECTIONS:
     register_section("ki")(ki_section)
+
+
+def ki_headlines(by_preset: dict[str, list[dict[str, Any]]]) -> list[Headline]:
+    """REPORT.md's KI row: E1's step saving to scratch's final PPL (ki.md §5.1, M1)."""
+    found = headline_table(by_preset, "e1-ki-vs-scratch")
+
+    def saving(r: dict | None) -> str:
+        if r is None:
+            return "not run"
+        s = r["metrics"]["savings"]
+        flops = (s.get("flop_saving_with_teacher") or {}).get("mean")
+        return f"{_ms(s['step_saving'])} of the steps; {_pct(flops)} of the FLOPs with the teacher"
+
+    mini, quick = found["mini"], found["quick"]
+    verdict = "NOT TESTABLE"
+    if mini is not None:
+        per_seed = [p["step_saving"] for p in mini["metrics"]["savings"]["per_seed"]]
+        m1 = mini["metrics"]["acceptance"]["M1"]["status"]
+        verdict = (
+            "REPRODUCED"
+            if m1 == "PASS"
+            else "DIRECTION ONLY"
+            if per_seed and min(per_seed) > 0
+            else "NOT REPRODUCED"
+        )
+    quick_ok = None
+    if quick is not None:
+        quick_ok = quick["metrics"]["savings"]["step_saving"]["mean"] > 0
+    return [Headline(
+        "E1: a student with KI reaches scratch's final PPL in fewer steps (M1: <= 80% of them)",
+        "'tens of percent' of compute saved [unverified]", saving(mini), saving(quick),
+        "same direction: saving > 0", quick_ok, verdict, "ki.md#t1-compute-saved-e1",
+    )]  # fmt: skip
+
+
+register_headline("ki")(ki_headlines)

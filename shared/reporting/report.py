@@ -32,6 +32,7 @@ from typing import Any
 
 from thunlp_repro.shared.io import atomic_write_text
 from thunlp_repro.shared.registry import Registry
+from thunlp_repro.shared.reporting import headline
 from thunlp_repro.shared.reporting.results import SOURCE_KEY, load_results, scalar_metrics
 from thunlp_repro.shared.reporting.tables import markdown_table
 
@@ -306,7 +307,8 @@ def write_report(
         reports_dir: Output folder (created); figures go to ``<reports_dir>/<paper>/<preset>/``.
 
     Returns:
-        The markdown files written: the papers' files sorted by name, then ``README.md``.
+        The markdown files written: the papers' files sorted by name, then ``README.md`` and
+        ``REPORT.md`` (the headline table, `headline.render`).
     """
     results_root, reports_dir = Path(results_root), Path(reports_dir)
     grouped = group_results(load_results(results_root))
@@ -317,4 +319,7 @@ def write_report(
         written.append(atomic_write_text(reports_dir / f"{paper}.md", text))
         logger.info("wrote %s", written[-1])
     written.append(atomic_write_text(reports_dir / "README.md", render_index(grouped)))
+    written.append(
+        atomic_write_text(reports_dir / "REPORT.md", headline.render(grouped, PAPER_TITLES))
+    )
     return written

@@ -79,6 +79,7 @@ def test_write_report_end_to_end(results_root, tmp_path, custom_writer):
         reports / "demo_custom.md",
         reports / "demo_generic.md",
         reports / "README.md",
+        reports / "REPORT.md",
     ]
     assert custom_writer == [{"mini"}, {"paper"}]
 
@@ -122,7 +123,8 @@ def test_write_report_is_deterministic(results_root, tmp_path, custom_writer):
 
 def test_write_report_without_results(tmp_path):
     written = write_report(tmp_path / "none", tmp_path / "reports")
-    assert written == [tmp_path / "reports/README.md"]
+    assert written == [tmp_path / "reports/README.md", tmp_path / "reports/REPORT.md"]
+    assert "_No headline results yet._" in (tmp_path / "reports/REPORT.md").read_text()
     assert "_No results found._" in written[0].read_text()
 
 
