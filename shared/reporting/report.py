@@ -320,6 +320,9 @@ def write_report(
         logger.info("wrote %s", written[-1])
     written.append(atomic_write_text(reports_dir / "README.md", render_index(grouped)))
     written.append(
-        atomic_write_text(reports_dir / "REPORT.md", headline.render(grouped, PAPER_TITLES))
+        atomic_write_text(
+            reports_dir / "REPORT.md",
+            f"{GENERATED_NOTE}\n\n{headline.render(grouped, PAPER_TITLES)}",
+        )
     )
     return written
