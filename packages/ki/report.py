@@ -19,7 +19,7 @@ from thunlp_repro.ki.runs import settings_flags
 from thunlp_repro.shared.reporting.headline import Headline, register_headline
 from thunlp_repro.shared.reporting.headline import table as headline_table
 from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
-from thunlp_repro.shared.reporting.results import SOURCE_KEY
+from thunlp_repro.shared.reporting.results import SOURCE_KEY, split_variants
 from thunlp_repro.shared.reporting.tables import format_float, markdown_table
 
 PAPER_DIRECTION = {
@@ -78,16 +78,6 @@ def _label(r: dict) -> str:
     user = r.get("meta", {}).get("user_settings")
     table = r["run_info"]["table"]
     return f"{table} ({settings_flags(user)})" if user else table
-
-
-def split_variants(results: list[dict]) -> tuple[dict[str, dict], list[dict]]:
-    """One main result per table (the preset's own when there is one) and the variants: the same
-    table run again with --config/--set and kept beside it under another file name."""
-    by: dict[str, dict] = {}
-    for r in sorted(results, key=lambda r: bool(r.get("meta", {}).get("user_settings"))):
-        by.setdefault(r["run_info"]["table"], r)
-    kept = {id(r) for r in by.values()}
-    return by, [r for r in results if id(r) not in kept]
 
 
 def _rounded(value: Any) -> Any:

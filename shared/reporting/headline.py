@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thunlp_repro.shared.registry import Registry
-from thunlp_repro.shared.reporting.results import SOURCE_KEY
+from thunlp_repro.shared.reporting.results import split_variants
 from thunlp_repro.shared.reporting.tables import markdown_table
 
 VERDICTS = ("REPRODUCED", "DIRECTION ONLY", "NOT REPRODUCED", "NOT TESTABLE")
@@ -58,13 +58,8 @@ def table(results: dict[str, list[dict[str, Any]]], by_table: str) -> dict[str, 
     """`{preset: the result of table `by_table` or None}` for the mini and quick presets."""
     out: dict[str, dict | None] = {}
     for preset in ("mini", "quick"):
-        found = [
-            r for r in results.get(preset, []) if r.get("run_info", {}).get("table") == by_table
-        ]
-        # the preset's own file (`<table>.json`), not a variant kept beside it (`<table>--X.json`)
-        own = [r for r in found
-               if r.get(SOURCE_KEY, {}).get("path", "").endswith(f"/{by_table}.json")]  # fmt: skip
-        out[preset] = (own or found or [None])[0]
+        main, _ = split_variants(results.get(preset, []))
+        out[preset] = main.get(by_table)
     return out
 
 

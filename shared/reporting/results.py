@@ -215,6 +215,25 @@ def load_results(
     return out
 
 
+def is_variant(result: Mapping[str, Any]) -> bool:
+    """A result kept beside its table's own file (`<table>--X.json`: the table rerun with
+    --config/--set), rather than the preset's own `<table>.json`."""
+    table = result.get("run_info", {}).get("table")
+    path = result.get(SOURCE_KEY, {}).get("path", "")
+    if path:
+        return PurePath(path).name != f"{table}.json"
+    return bool(result.get("meta", {}).get("user_settings"))
+
+
+def split_variants(results: list[dict[str, Any]]) -> tuple[dict[str, dict], list[dict]]:
+    """One main result per table (the preset's own file when there is one) and the variants."""
+    main: dict[str, dict] = {}
+    for r in sorted(results, key=is_variant):  # stable: own files first, then variants
+        main.setdefault(r["run_info"]["table"], r)
+    kept = {id(r) for r in main.values()}
+    return main, [r for r in results if id(r) not in kept]
+
+
 def flatten_scalars(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to dotted keys, keeping scalars only (numbers, bools, strings).
 
