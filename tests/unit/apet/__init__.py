@@ -1,0 +1,1 @@
+"""Unit tests of the APET methods (apet.md §2.8)."""
