@@ -1,0 +1,66 @@
+"""Registered experiment `prompt_transfer/transfer` for `reproduce-all` (conventions.md §2.11).
+
+Reproduces: prompt_transfer.md §4.4 (`all` = train -> matrix -> tpt -> report on the `mini`
+preset) and §5.1 (the gates, computed from the stage files). Profiles: `quick` runs the reduced
+headline preset `configs/prompt_transfer/quick.yaml` (the within- vs cross-family gap of gate M2 on
+MiniLM-L6, one seed, ~7 min on 2 cores); `full` runs `mini` (~1 h 45 min); `paper` is the GPU
+preset, planned by `thunlp-repro prompt-transfer all --preset paper --dry-run`. The experiment
+writes `results/<preset>/prompt_transfer/transfer.json`; the study folder
+`runs/prompt_transfer/<preset>/` keeps every content-addressed artefact, so a rerun skips
+finished work. Register by importing this module (`cli/main.py::register_experiments`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MINUTES = {"quick": 8.0, "full": 110.0}
+"""Minutes on 2 CPU cores: quick measured (~7), full the spec §4.4 estimate."""
+
+
+def run_transfer(preset: str, results_file: Path, overwrite: bool) -> None:
+    """Run the study of `preset` (skipping finished work) and write its results JSON."""
+    from .gates import compute_gates, format_gates
+    from .pipeline import RUN_STAGES, STAGE_RUNNERS, make_study
+    from .report import write_results_json, write_study_report
+
+    study = make_study(preset)
+    for stage in RUN_STAGES:
+        doc = STAGE_RUNNERS[stage](study)
+        logger.info("prompt_transfer %s: %s in %.0f s", stage, doc["status"], doc["wall_s"])
+    gates = compute_gates(study.root, n_boot=study.cfg.exp.bootstrap)
+    logger.info("prompt_transfer gates:\n%s", format_gates(gates))
+    write_study_report(study.root, gates)
+    root = Path(results_file).parents[2]
+    path = write_results_json(study, gates, root)
+    if path != Path(results_file):
+        logger.warning("results written to %s, not %s", path, results_file)
+
+
+def paper_plan() -> Any:
+    """The paper preset's dry-run plan (`reproduce-all --profile paper --dry-run`)."""
+    from .dryrun import dry_run_plan
+
+    return dry_run_plan(
+        "paper",
+        command="thunlp-repro reproduce-all --profile paper --only prompt_transfer/transfer",
+    )
+
+
+def _register() -> None:
+    from thunlp_repro.shared.experiments import EXPERIMENTS, Experiment, register_experiment
+
+    if "prompt_transfer/transfer" not in EXPERIMENTS:
+        register_experiment(Experiment(
+            "prompt_transfer", "transfer",
+            "prompt tuning, zero-shot transfer matrix and TPT on MiniLM-L6 (gates M1-M6)",
+            run_transfer, needs=("assets/minilm-l6-mlm",),
+            profiles=("quick", "full", "paper"), minutes=MINUTES, paper_plan=paper_plan,
+        ))  # fmt: skip
+
+
+_register()

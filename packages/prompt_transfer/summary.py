@@ -1,0 +1,35 @@
+"""One-screen summaries of a finished stage, printed by the CLI (no torch).
+
+Reproduces: prompt_transfer.md §6 (the headline numbers of R2 and R3 per stage, on the console).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def echo_summary(doc: dict[str, Any], echo: Callable[[str], Any]) -> None:
+    """Print the stage's headline numbers."""
+    stage = doc["stage"]
+    if stage == "train":
+        for task, seeds in sorted(doc["runs"].items()):
+            accs = ", ".join(f"{v['test_accuracy']:.1f}" for _, v in sorted(seeds.items()))
+            maj = doc["majority"][task]
+            echo(f"  {task:<12} test acc {accs} (majority {maj:.1f})")
+    elif stage == "matrix" and doc["status"] == "ok":
+        g = doc["mean"]["groups"]
+        echo(
+            "  "
+            + "  ".join(
+                f"{k} {g[k]['mean']:.1f}±{g[k]['std']:.1f}"
+                for k in ("same", "cross", "gap", "rand-init", "rand-uniform")
+            )
+        )
+    elif stage == "tpt":
+        for r in doc["rows"]:
+            echo(
+                f"  {r['arm']:<9} {r['source']:>12} -> {r['target']:<12} seed {r['seed']}: "
+                f"speedup_95 {r['speedup_95']:.2f}, final {r['final_arm']:.1f} vs "
+                f"{r['final_vanilla']:.1f}"
+            )
