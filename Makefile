@@ -11,8 +11,9 @@ CLI        := $(VENV)/bin/thunlp-repro
 STAMP      := $(VENV)/.installed
 ASSETS_OK  := $(VENV)/.assets-$(GROUP)
 SANDBOX_OK := $(VENV)/.sandbox
+BROWSER_OK := $(VENV)/.browser
 
-.PHONY: setup sandbox assets lint format test test-slow test-gpu bench bench-ci bench-compare \
+.PHONY: setup sandbox browser assets lint format test test-slow test-gpu bench bench-ci bench-compare \
         reproduce-all report clean
 
 # torch first (a CPU build unless TORCH_SPEC says otherwise), or pip resolves a CUDA build.
@@ -38,6 +39,20 @@ $(SANDBOX_OK): $(STAMP)
 
 sandbox: $(SANDBOX_OK)
 
+# `chatdev view`'s test renders the page in headless Chromium: install Debian's chromium the same
+# way (root with apt-get, or passwordless sudo), else say so; the test skips without a browser.
+$(BROWSER_OK): $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then APT="apt-get"; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then APT="sudo apt-get"; fi; \
+	  if [ -n "$$APT" ]; then echo "installing chromium ($$APT)"; \
+	    $$APT install -y -qq chromium >/dev/null 2>&1 || \
+	    { $$APT update -qq >/dev/null 2>&1 && $$APT install -y -qq chromium >/dev/null 2>&1; } || true; \
+	  else echo "chromium missing: install it (apt: chromium) to run the chatdev view test"; fi; }
+	@touch $@
+
+browser: $(BROWSER_OK)
+
 setup: $(STAMP) $(SANDBOX_OK)
 
 # Offline models and data into $THUNLP_REPRO_HOME (default ~/.cache/thunlp-repro), verified.
@@ -46,7 +61,7 @@ $(ASSETS_OK): $(STAMP) $(SANDBOX_OK) shared/assets/assets.lock
 	$(CLI) assets install --group $(GROUP)
 	touch $@
 
-assets: $(ASSETS_OK)
+assets: $(ASSETS_OK) $(BROWSER_OK)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""`thunlp-repro chatdev`: run, serve, replay, batch, eval, pairwise (win rates), report,
+"""`thunlp-repro chatdev`: run, serve, replay, view, batch, eval, pairwise (win rates), report,
 sandbox-check.
 
 Module level imports only typer, the standard library and `cli.common`; the engine (and
@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from thunlp_repro.cli.common import (
+    DryRunOpt,
     OverwriteOpt,
     PresetOpt,
     SetOpt,
@@ -134,12 +135,19 @@ def run(
     sets: list[str] | None = SetOpt,
     protocol: str = typer.Option("paper", "--protocol", help="paper | repo"),
     out: Path | None = typer.Option(None, "--out", help="replaces runs/chatdev/ as the root"),
+    org: str = typer.Option(
+        "DefaultOrganization", "--org", help="organisation: WareHouse/NAME_ORG_TIMESTAMP"
+    ),
+    warehouse: Path | None = typer.Option(
+        None, "--warehouse", help="WareHouse root (default: WareHouse/ beside the project folder)"
+    ),
     overwrite: bool = OverwriteOpt,
     allow_install: bool = typer.Option(
         False, "--allow-install", help="install requirements into a per-project venv for tests"
     ),
     unsafe_sandbox: bool = UnsafeSandboxOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view"),
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """Run the chat chain on one task; prints the project folder's path at the end."""
     import sys
@@ -164,9 +172,19 @@ def run(
     )
     if local and cfg.llm.model != cfg.llm.local_model and not model:
         cfg.llm.model = cfg.llm.local_model  # the server's alias is the asset id
+    if dry_run:
+        from thunlp_repro.chatdev.dryrun import chatdev_plan
+
+        typer.echo(
+            chatdev_plan(
+                cfg, preset, single_task=task, command=f"thunlp-repro chatdev run --preset {preset}"
+            ).render()
+        )
+        return
     result = run_project(
         task, name=name, cfg=cfg, root=out, overwrite=overwrite,
         incremental=incremental, on_event=_live_view(quiet), argv=sys.argv, preset=preset,
+        org=org, warehouse=warehouse,
     )  # fmt: skip
     typer.echo(str(result.path))
     if result.status != "done":
@@ -229,6 +247,20 @@ def replay(
     typer.echo(str(done.result.path))
     if not done.identical or done.result.status != done.result.meta.get("status"):
         raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def view(
+    run_dir: Path = typer.Argument(..., help="a project (run) folder"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="HTML file (default RUN/view.html)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing HTML file"),
+) -> None:
+    """Write one self-contained HTML page that replays the run phase by phase."""
+    from thunlp_repro.chatdev.viewer import write_view
+
+    setup_logging("WARNING")
+    typer.echo(str(write_view(run_dir, out, overwrite=overwrite)))
 
 
 # ------------------------------------------------------------------------------ evaluation
@@ -337,7 +369,12 @@ def eval_(
 @app.command()
 @handle_errors
 def batch(
-    out: Path = typer.Option(..., "--out", "-o", help="batch folder (one sub-folder per task)"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="batch folder (one sub-folder per task); required unless --dry-run",
+    ),
     srdd: str | None = typer.Option(
         None, "--srdd", help="SRDD CSV (else $SRDD_PATH, else ../shared/data/srdd/srdd.csv)"
     ),
@@ -376,11 +413,17 @@ def batch(
     embedder: str = typer.Option("minilm-l6", "--embedder", help="consistency embedder"),
     embed_base_url: str | None = typer.Option(None, "--embed-base-url", help="embeddings URL"),
     no_eval: bool = typer.Option(False, "--no-eval", help="run only, do not score"),
+    org: str = typer.Option(
+        "DefaultOrganization",
+        "--org",
+        help="organisation of OUT/WareHouse/NAME_ORG_TIMESTAMP ({category} = the SRDD category)",
+    ),
     unsafe_sandbox: bool = UnsafeSandboxOpt,
     summarise: bool = typer.Option(
         False, "--summarise", help="only (re)write the aggregate of an existing batch folder"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines"),
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """Run SRDD tasks with bounded concurrency (resumable), score them, write the aggregate."""
     import sys
@@ -390,6 +433,10 @@ def batch(
     from thunlp_repro.chatdev.report import ablation_label
 
     setup_logging("WARNING")
+    if out is None and not dry_run:
+        from thunlp_repro.shared.errors import UsageError
+
+        raise UsageError("batch needs --out DIR (the batch folder)")
     flags = switch_overrides(local, base_url, model, no_dehallucination, until, no_roles)
     if unsafe_sandbox:
         flags.append("sandbox.unsafe=true")
@@ -403,6 +450,15 @@ def batch(
     cfg, _ = load_chatdev_config(preset, None, [*(sets or []), *flags], protocol)
     if cfg.llm.backend == "local" and cfg.llm.model != cfg.llm.local_model and not model:
         cfg.llm.model = cfg.llm.local_model
+    if dry_run:
+        from thunlp_repro.chatdev.dryrun import chatdev_plan
+
+        typer.echo(chatdev_plan(
+            cfg, preset, command=f"thunlp-repro chatdev batch --preset {preset}", srdd=srdd,
+            limit=limit, per_category=per_category, seed=seed, categories=categories,
+            embedder=None if no_eval else embedder, concurrency=concurrency,
+        ).render())  # fmt: skip
+        return
     tasks, info = None, None
     if not (resume and (out / "batch.json").is_file()):
         from thunlp_repro.shared.srdd import load_srdd, select, srdd_info
@@ -417,7 +473,7 @@ def batch(
     timeout = task_timeout_s or (1200.0 if cfg.llm.backend == "local" else 1800.0)
     options = BatchOptions(
         concurrency=concurrency, task_timeout_s=timeout, variants=_parse_variants(variant),
-        embedder=embedder, embed_base_url=embed_base_url, evaluate=not no_eval,
+        embedder=embedder, embed_base_url=embed_base_url, evaluate=not no_eval, org=org,
         retry_failed=retry_failed, eval_timeout_s=cfg.sandbox.timeout_s,
         unsafe_sandbox=cfg.sandbox.unsafe,
         label=ablation_label(cfg.protocol.until, cfg.protocol.cdh.enabled,

@@ -29,6 +29,11 @@ ResumeOpt = typer.Option(
     None, "--resume", help="continue a run: 'auto' (latest checkpoint) or a checkpoint path"
 )
 OverwriteOpt = typer.Option(False, "--overwrite", help="replace an existing run folder")
+DryRunOpt = typer.Option(
+    False, "--dry-run",
+    help="print the plan (models, data, runs, steps, tokens, estimated cost; accelerate config "
+    "checked, pick one with --set accelerate.config=NAME) and run nothing; never downloads",
+)  # fmt: skip
 
 
 def overrides(sets: list[str] | None, seed: int | None) -> list[str]:

@@ -17,6 +17,7 @@ import typer
 
 from thunlp_repro.cli.common import (
     ConfigOpt,
+    DryRunOpt,
     NameOpt,
     OverwriteOpt,
     PresetOpt,
@@ -61,9 +62,15 @@ def _keep_other_tables(target: Path, given: dict) -> None:
 
 def _experiment(preset: str, table: str, results: Path, overwrite: bool, config: Path | None,
                 set_: list[str] | None, variant: str | None,
-                runner: Callable | None = None) -> Path:  # fmt: skip
+                runner: Callable | None = None, dry_run: str = "",
+                parts: list[str] | None = None) -> Path | None:  # fmt: skip
     import re
 
+    if dry_run:  # the verb's command line; print the plan (ki.md §3), train nothing
+        from thunlp_repro.ki.dryrun import ki_plan
+
+        typer.echo(ki_plan(preset, table, config, set_, parts, dry_run).render())
+        return None
     from thunlp_repro.ki import experiments as ex
     from thunlp_repro.ki import runs
     from thunlp_repro.shared.experiments import results_file
@@ -81,6 +88,13 @@ def _experiment(preset: str, table: str, results: Path, overwrite: bool, config:
     return target
 
 
+def _line(dry_run: bool, verb: str, preset: str, experiment: str | None = None) -> str:
+    """The command a dry run describes ("" when not a dry run)."""
+    if not dry_run:
+        return ""
+    return f"thunlp-repro ki {verb} --preset {preset}" + (f" -e {experiment}" if experiment else "")
+
+
 @app.command(rich_help_panel="Train")
 @handle_errors
 def pretrain(
@@ -92,8 +106,23 @@ def pretrain(
     run_dir: Path | None = RunDirOpt,
     resume: str | None = ResumeOpt,
     overwrite: bool = OverwriteOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """One pre-training run: a teacher or scratch baseline (ki.schedule=none) or a KI student."""
+    if dry_run:
+        from thunlp_repro.ki.dryrun import ki_plan
+
+        typer.echo(
+            ki_plan(
+                preset,
+                None,
+                config,
+                set_,
+                seed=seed,
+                command=f"thunlp-repro ki pretrain --preset {preset}",
+            ).render()
+        )
+        return
     from thunlp_repro.ki.config import KIConfig
     from thunlp_repro.ki.pipeline import run_pretrain
     from thunlp_repro.shared.config import load_config
@@ -121,13 +150,15 @@ def compare(
     results: Path = ResultsOpt,
     variant: str | None = VariantOpt,
     overwrite: bool = OverwriteOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """E1 KI vs scratch over the preset's seeds (`-e e5`: generations; `-e gpt`: GPT arm)."""
     table = {None: "e1-ki-vs-scratch", "e1": "e1-ki-vs-scratch", "e5": "e5-generations",
              "gpt": "gpt"}.get(experiment)  # fmt: skip
     if table is None:
         fail(f"compare --experiment must be e1, e5 or gpt, got {experiment}")
-    _experiment(preset, table, results, overwrite, config, set_, variant)
+    _experiment(preset, table, results, overwrite, config, set_, variant,
+                dry_run=_line(dry_run, "compare", preset, experiment))  # fmt: skip
 
 
 @app.command("topk-check", rich_help_panel="Evaluate")
@@ -179,12 +210,14 @@ def sweep(
     results: Path = ResultsOpt,
     variant: str | None = VariantOpt,
     overwrite: bool = OverwriteOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """E2 inheritance schedules, or the E3 / E4 teacher sweeps."""
     table = {"e2": "e2-schedule", "e3": "e3-teacher-arch", "e4": "e4-teacher-data"}.get(experiment)
     if table is None:
         fail(f"sweep --experiment must be e2, e3 or e4, got {experiment}")
-    _experiment(preset, table, results, overwrite, config, set_, variant)
+    _experiment(preset, table, results, overwrite, config, set_, variant,
+                dry_run=_line(dry_run, "sweep", preset, experiment))  # fmt: skip
 
 
 @app.command(rich_help_panel="Reproduce")
@@ -197,9 +230,11 @@ def domain(
     results: Path = ResultsOpt,
     variant: str | None = VariantOpt,
     overwrite: bool = OverwriteOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """E6 domain adaptation: plain continued MLM vs KI from a domain (and a general) teacher."""
-    _experiment(preset, "e6-domain", results, overwrite, config, set_, variant)
+    _experiment(preset, "e6-domain", results, overwrite, config, set_, variant,
+                dry_run=_line(dry_run, "domain", preset))  # fmt: skip
 
 
 @app.command(rich_help_panel="Evaluate")
@@ -215,6 +250,7 @@ def downstream(
     part: list[str] | None = typer.Option(
         None, "--part", help="only these model groups: e1 (E1 arms + teacher), e5 (G3), e6"
     ),
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """E7: fine-tune the E1 and E5 students and the teacher on the preset's tasks, E6's arms on
     its domain task."""
@@ -223,7 +259,8 @@ def downstream(
     from thunlp_repro.ki import experiments as ex
 
     runner = partial(ex.run_e7, parts=part) if part else ex.run_e7
-    _experiment(preset, "e7-downstream", results, overwrite, config, set_, variant, runner)
+    _experiment(preset, "e7-downstream", results, overwrite, config, set_, variant, runner,
+                dry_run=_line(dry_run, "downstream", preset), parts=part)  # fmt: skip
 
 
 @app.command(rich_help_panel="Reproduce")

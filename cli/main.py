@@ -12,12 +12,15 @@ from pathlib import Path
 
 import typer
 
+from thunlp_repro.cli import apet as apet_cli
 from thunlp_repro.cli import assets as assets_cli
 from thunlp_repro.cli import chatdev as chatdev_cli
 from thunlp_repro.cli import ki as ki_cli
+from thunlp_repro.cli import prompt_transfer as prompt_transfer_cli
 from thunlp_repro.cli import tasks as tasks_cli
 from thunlp_repro.cli.common import (
     ConfigOpt,
+    DryRunOpt,
     NameOpt,
     OverwriteOpt,
     PresetOpt,
@@ -35,6 +38,8 @@ from thunlp_repro.shared.config import PIPELINES, list_presets, load_config, to_
 PIPELINES.add("finetune", "thunlp_repro.shared.finetune:FinetuneConfig")
 PIPELINES.add("chatdev", "thunlp_repro.chatdev.config:ChatDevConfig")
 PIPELINES.add("ki", "thunlp_repro.ki.config:KIConfig")
+PIPELINES.add("apet", "thunlp_repro.apet.config:APETConfig")
+PIPELINES.add("prompt-transfer", "thunlp_repro.prompt_transfer.config:PromptTransferConfig")
 
 app = typer.Typer(
     name="thunlp-repro",
@@ -48,6 +53,8 @@ app.add_typer(assets_cli.app, name="assets", rich_help_panel="Utilities")
 app.add_typer(tasks_cli.app, name="tasks", rich_help_panel="Utilities")
 app.add_typer(chatdev_cli.app, name="chatdev", rich_help_panel="Papers")
 app.add_typer(ki_cli.app, name="ki", rich_help_panel="Papers")
+app.add_typer(apet_cli.app, name="apet", rich_help_panel="Papers")
+app.add_typer(prompt_transfer_cli.app, name="prompt-transfer", rich_help_panel="Papers")
 
 
 @app.callback()
@@ -63,8 +70,10 @@ def root(
 
 def register_experiments() -> None:
     """Import the modules that register experiments (heavy imports stay inside their runs)."""
+    import thunlp_repro.apet.experiments  # noqa: F401
     import thunlp_repro.chatdev.experiments  # noqa: F401
     import thunlp_repro.ki.experiments  # noqa: F401
+    import thunlp_repro.prompt_transfer.experiments  # noqa: F401
     import thunlp_repro.shared.finetune  # noqa: F401
     import thunlp_repro.shared.prerequisites  # noqa: F401
 
@@ -124,11 +133,17 @@ def finetune(
     run_dir: Path | None = RunDirOpt,
     resume: str | None = ResumeOpt,
     overwrite: bool = OverwriteOpt,
+    dry_run: bool = DryRunOpt,
 ) -> None:
     """Fine-tune (or linear-probe) a registered model on a registered task (reference pipeline)."""
     from thunlp_repro.shared.finetune import FinetuneConfig, run_finetune
     from thunlp_repro.shared.rundir import RunDir
 
+    if dry_run:
+        from thunlp_repro.shared.finetune import dry_run as finetune_dry_run
+
+        typer.echo(finetune_dry_run(preset, config, set_, seed).render())
+        return
     cfg, _ = load_config(FinetuneConfig, pipeline="finetune", preset=preset, config_file=config,
                          overrides=overrides(set_, seed))  # fmt: skip
     run = RunDir.start("finetune", cfg, name, run_dir=run_dir, resume=resume is not None,

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from thunlp_repro.shared.errors import UsageError
 from thunlp_repro.shared.registry import Registry
@@ -43,6 +44,9 @@ class Experiment:
         needs: Keys of experiments or prerequisites that must be done first.
         profiles: Profiles that include it (`quick` only for headline experiments).
         minutes: Estimated minutes on 2 CPU cores per profile (dry-run plan, ETA).
+        paper_plan: Builds the experiment's paper-scale `shared.dryrun.DryRunPlan` (models,
+            data, runs, steps, tokens, estimated GPU hours or API cost); the `paper` profile's
+            plan shows its estimate instead of CPU minutes.
     """
 
     paper: str
@@ -52,6 +56,7 @@ class Experiment:
     needs: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ("full", "paper")
     minutes: dict[str, float] = field(default_factory=dict)
+    paper_plan: Callable[[], Any] | None = None
 
     @property
     def key(self) -> str:
@@ -125,6 +130,9 @@ class Node:
     action: str  # run | skip
     why: str
     target: Path | None = None
+    estimate: str = ""  # paper profile: the node's GPU-hour / API-cost estimate
+    gpu_hours: float | None = None
+    api_usd: float | None = None
 
 
 def _order(selected: Iterable[str]) -> list[str]:
@@ -174,6 +182,7 @@ def plan(
             raise UsageError(f"{', '.join(outside)} not in the '{profile}' profile; it is in "
                              f"{', '.join(EXPERIMENTS.get(outside[0]).profiles)}")  # fmt: skip
     nodes = []
+    seen: set[str] = set()  # paper profile: runs already counted by an earlier node
     for key in _order(e.key for e in chosen):
         if key in PREREQUISITES:
             req = PREREQUISITES.get(key)
@@ -195,8 +204,36 @@ def plan(
         why = ("result exists (--overwrite reruns it)" if action == "skip"
                else "rerun (--overwrite)" if exists else "no result yet")  # fmt: skip
         minutes = exp.minutes.get(profile, 0.0) if action == "run" else 0.0
-        nodes.append(Node(key, "experiment", minutes, action, why, target))
+        node = Node(key, "experiment", minutes, action, why, target)
+        if profile == "paper" and action == "run":
+            _paper_estimate(node, exp, seen)
+        nodes.append(node)
     return nodes
+
+
+def _paper_estimate(node: Node, exp: Experiment, seen: set[str]) -> None:
+    """Fill a paper node's estimate from its dry-run plan; runs an earlier node already counts
+    (cached runs shared between experiments, e.g. KI's E1 teacher) are not counted again."""
+    if exp.paper_plan is None:
+        node.estimate = "no paper plan"
+        return
+    from thunlp_repro.shared.dryrun import fmt_hours
+
+    p = exp.paper_plan()
+    if p.cost_kind == "api":
+        node.api_usd = p.api_usd()
+        node.estimate = p.cost_line()
+        return
+    keys = {f"{exp.paper}:{r.key}" for r in p.runs if r.key}
+    shared = {k.split(":", 1)[1] for k in keys & seen}
+    node.gpu_hours = p.gpu_hours("H100", skip=shared)
+    a100 = p.gpu_hours("A100", skip=shared)
+    own = len(p.runs) - len(shared)
+    node.estimate = (
+        f"~{fmt_hours(node.gpu_hours)} H100-h (~{fmt_hours(a100)} A100-h), "
+        f"{own} run(s)" + (f" + {len(shared)} shared with earlier nodes" if shared else "")
+    )
+    seen |= keys
 
 
 def format_plan(nodes: list[Node], profile: str) -> str:
@@ -205,11 +242,29 @@ def format_plan(nodes: list[Node], profile: str) -> str:
     lines = [f"plan for profile '{profile}' (preset {PROFILES[profile]}), "
              f"{runs} of {len(nodes)} node(s) to run:"]  # fmt: skip
     for i, node in enumerate(nodes, 1):
-        est = f"~{node.minutes:g} min" if node.action == "run" else "-"
-        lines.append(f"  {i:>2}. {node.key:<34} {node.kind:<12} {node.action:<4} {est:>10}  "
+        est, width = (f"~{node.minutes:g} min" if node.action == "run" else "-"), 10
+        if profile == "paper" and node.kind == "experiment" and node.action == "run":
+            from thunlp_repro.shared.dryrun import fmt_hours
+
+            est, width = ("?" if node.gpu_hours is None and node.api_usd is None
+                          else f"~{fmt_hours(node.gpu_hours)} GPU-h" if node.gpu_hours is not None
+                          else f"~${node.api_usd:,.0f} API"), 13  # fmt: skip
+        lines.append(f"  {i:>2}. {node.key:<34} {node.kind:<12} {node.action:<4} {est:>{width}}  "
                      f"{node.why}")  # fmt: skip
+        if profile == "paper" and node.estimate:
+            lines.append(f"      estimate: {node.estimate}")
     total = sum(n.minutes for n in nodes)
-    lines.append(f"estimated total: ~{total:.0f} min on 2 CPU cores")
+    if profile != "paper":
+        lines.append(f"estimated total: ~{total:.0f} min on 2 CPU cores")
+        return "\n".join(lines)
+    from thunlp_repro.shared.dryrun import assumption_text
+
+    hours = sum(n.gpu_hours or 0.0 for n in nodes)
+    usd = sum(n.api_usd or 0.0 for n in nodes)
+    lines.append(f"estimated total: ~{hours:,.0f} H100 GPU-hours" + (
+        f" and ~${usd:,.0f} of API calls" if usd else "") + (
+        f", plus ~{total:.0f} min of CPU prerequisites" if total else ""))  # fmt: skip
+    lines.append(f"  ({assumption_text()}; per-experiment detail: the paper's --dry-run verbs)")
     return "\n".join(lines)
 
 

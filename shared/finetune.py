@@ -313,6 +313,74 @@ def reference_headlines(by_preset: dict[str, list[dict[str, Any]]]) -> list[Any]
     )]  # fmt: skip
 
 
+# ------------------------------------------------------------------ dry run (paper scale)
+FINETUNE_PAPER_MODELS = ("roberta-base", "FacebookAI/roberta-base")
+"""The hub model configs/finetune/paper.yaml names (RoBERTa-base on SST-2)."""
+
+
+def finetune_plan(cfg: FinetuneConfig, preset: str, accelerate: Any = None,
+                  seeds: tuple[int, ...] | None = None, command: str = "") -> Any:  # fmt: skip
+    """The dry-run plan of one fine-tune (or of `finetune/reference` with `seeds`): the model and
+    task resolved offline, steps, an upper bound on tokens (padding is per batch, so fewer are
+    processed), GPU hours [est.]."""
+    from thunlp_repro.shared.dryrun import DryRunPlan, RunEntry, model_entry, task_entry
+
+    notes: list[str] = []
+    model = model_entry(cfg.model.name, "fine-tuned", FINETUNE_PAPER_MODELS, notes=notes)
+    data = task_entry(cfg.data.task)
+    tokens = cfg.train.max_steps * cfg.train.global_batch_size * cfg.data.max_length
+    micro = cfg.train.max_steps * (cfg.train.global_batch_size // cfg.train.micro_batch_size)
+    runs = [
+        RunEntry(f"{cfg.data.task} seed {seed}", cfg.model.name, cfg.train.max_steps, tokens,
+                 model.params, key=f"finetune/{preset}-{cfg.model.name}-{cfg.data.task}-s{seed}",
+                 micro_batches=micro)
+        for seed in (seeds or (cfg.runtime.seed,))
+    ]  # fmt: skip
+    notes.append(f"tokens are an upper bound (steps x {cfg.train.global_batch_size} examples x "
+                 f"max_length {cfg.data.max_length}); evaluation every {cfg.train.eval_every} "
+                 "steps is forward-only and not counted")  # fmt: skip
+    return DryRunPlan(
+        "finetune (reference pipeline)", preset,
+        command or f"thunlp-repro finetune --preset {preset}", models=[model], datasets=[data],
+        runs=runs, accelerate=accelerate, batch=(cfg.train.global_batch_size,
+        cfg.train.micro_batch_size), precision=cfg.runtime.precision, notes=notes,
+    )  # fmt: skip
+
+
+def dry_run(preset: str, config: Any = None, sets: list[str] | None = None,
+            seed: int | None = None) -> Any:  # fmt: skip
+    """`thunlp-repro finetune --dry-run`: the validated plan (accelerate: single_gpu at the paper
+    preset, cpu otherwise, unless `--set accelerate.config=NAME`)."""
+    from thunlp_repro.shared.config import load_config
+    from thunlp_repro.shared.dryrun import accelerate_for
+
+    rest, accel = accelerate_for("single_gpu" if preset == "paper" else "cpu", sets)
+    if seed is not None:
+        rest.append(f"runtime.seed={seed}")
+    cfg, _ = load_config(FinetuneConfig, pipeline="finetune", preset=preset, config_file=config,
+                         overrides=rest, quiet=True)  # fmt: skip
+    plan = finetune_plan(cfg, preset, accel)
+    plan.validate()
+    return plan
+
+
+def reference_paper_plan() -> Any:
+    """`finetune/reference` at the paper preset (two seeds), for `reproduce-all --dry-run`."""
+    from thunlp_repro.shared.config import load_config
+    from thunlp_repro.shared.dryrun import load_accelerate
+
+    cfg, _ = load_config(FinetuneConfig, pipeline="finetune", preset="paper", quiet=True)
+    plan = finetune_plan(
+        cfg,
+        "paper",
+        load_accelerate("single_gpu"),
+        REFERENCE_SEEDS,
+        "thunlp-repro reproduce-all --profile paper --only finetune/reference",
+    )
+    plan.validate()
+    return plan
+
+
 def _register() -> None:
     from thunlp_repro.shared.experiments import EXPERIMENTS, Experiment, register_experiment
     from thunlp_repro.shared.reporting.report import REPORT_SECTIONS, register_section
@@ -322,7 +390,7 @@ def _register() -> None:
             "finetune", "reference",
             "reference fine-tune of the preset's model and task over seeds 0 and 1",
             run_reference, profiles=("quick", "full", "paper"),
-            minutes={"quick": 2.0, "full": 6.0},
+            minutes={"quick": 2.0, "full": 6.0}, paper_plan=reference_paper_plan,
         ))  # fmt: skip
     if "finetune" not in REPORT_SECTIONS:
         register_section("finetune")(reference_section)

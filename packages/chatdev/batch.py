@@ -65,6 +65,9 @@ class BatchOptions:
         unsafe_sandbox: Score programs unisolated when no isolation works (`--unsafe-sandbox`).
         label: Table 4 row name (`ChatDev`, `<=Coding`, `\\CDH`, ...).
         mp_context: multiprocessing start method.
+        org: Organisation of each task's WareHouse folder `<batch>/WareHouse/<id>_<org>_<ts>/`
+            (`{category}` is replaced by the task's SRDD category, as the repo's batch script
+            names its orgs `SRDD_<Category>`); None = no WareHouse folders.
     """
 
     concurrency: int = 1
@@ -78,8 +81,13 @@ class BatchOptions:
     unsafe_sandbox: bool = False
     label: str = "ChatDev"
     mp_context: str = "spawn"
+    org: str | None = "DefaultOrganization"
 
     def __post_init__(self) -> None:
+        if self.org is not None:
+            from thunlp_repro.chatdev.warehouse import check_org
+
+            check_org(self.org.replace("{category}", "Category"))
         if self.concurrency < 1:
             raise UsageError("--concurrency must be >= 1")
         if self.task_timeout_s <= 0:
@@ -164,8 +172,11 @@ def _child(task: dict[str, Any], batch_dir: str, base_url: str | None, preset: s
     extra = {"task_id": task["task_id"], "category": task.get("category"),
              "srdd_name": task.get("name"), "batch": str(batch), "batch_config_hash": chash,
              "batch_label": opts.get("label")}  # fmt: skip
+    org = opts.get("org")
+    if org is not None:
+        org = org.replace("{category}", str(task.get("category") or ""))
     result = run_project(task["description"], name=task["task_id"], cfg=cfg, client=client,
-                         run_dir=folder, extra_meta=extra, preset=preset)  # fmt: skip
+                         run_dir=folder, extra_meta=extra, preset=preset, org=org)  # fmt: skip
     if opts.get("evaluate", True):
         evaluate_folder(folder, opts)
     io.atomic_write_json(batch / "logs" / f"{task['task_id']}.json",

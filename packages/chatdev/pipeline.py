@@ -177,6 +177,8 @@ def run_project(
     extra_meta: dict[str, Any] | None = None,
     argv: list[str] | None = None,
     preset: str | None = None,
+    org: str | None = None,
+    warehouse: str | Path | None = None,
 ) -> ProjectResult:
     """Run the chat chain for one task and write the project folder.
 
@@ -196,6 +198,9 @@ def run_project(
         extra_meta: Merged into meta.json.
         argv: Command line recorded in command.txt.
         preset: Name of the preset the config came from (recorded in meta and results).
+        org: Organisation (`--org`): also write the official WareHouse folder
+            `<warehouse>/<name>_<org>_<timestamp>/` (warehouse.py); None = do not.
+        warehouse: WareHouse root; default `WareHouse/` beside the project folder.
 
     Returns:
         The folder, its final status and meta.
@@ -205,6 +210,10 @@ def run_project(
     """
     if not task.strip():
         raise UsageError("the task text is empty")
+    if org is not None:
+        from thunlp_repro.chatdev.warehouse import check_org
+
+        check_org(org)
     if company is None:
         company = _load_company(cfg.project.company,
                                 ignore_unsupported=cfg.project.ignore_unsupported)  # fmt: skip
@@ -370,9 +379,22 @@ def run_project(
             "python": sys.version.split()[0],
             **(extra_meta or {}),
         }
+        stamp = None
+        if org is not None:
+            from thunlp_repro.chatdev import warehouse as wh
+
+            root_wh = Path(warehouse) if warehouse is not None else wh.default_root(project.path)
+            stamp = wh.timestamp_of(started_wall)
+            meta["warehouse"] = str(root_wh / wh.folder_name(wh.safe_name(name), org, stamp))
         doc = project.finalize(status=status, reason=reason, env=env, meta=meta, cfg=cfg,
                                company=company)  # fmt: skip
         project.close()
+        if org is not None:
+            try:
+                wh.export_warehouse(project.path, root_wh, org=org, name=name, timestamp=stamp,
+                                    overwrite=overwrite)  # fmt: skip
+            except (OSError, ReproError) as exc:  # the run's own folder is complete already
+                logger.warning("WareHouse folder not written: %s", exc)
     return ProjectResult(project.path, status, reason, doc)
 
 

@@ -468,7 +468,18 @@ def _build_zoo() -> None:
     build("mini")
 
 
+def paper_plan(table: str) -> Any:
+    """`ki/<table>`'s paper-scale dry-run plan (ki.md §3.5): runs, tokens, GPU hours [est.]."""
+    from thunlp_repro.ki.dryrun import ki_plan
+
+    return ki_plan(
+        "paper", table, command=f"thunlp-repro reproduce-all --profile paper --only ki/{table}"
+    )
+
+
 def _register() -> None:
+    from functools import partial
+
     from thunlp_repro.shared.experiments import (
         EXPERIMENTS,
         Experiment,
@@ -490,7 +501,8 @@ def _register() -> None:
             register_experiment(Experiment("ki", table, TABLES[table], fn,
                                            needs=NEEDS.get(table, ()),
                                            profiles=(*quick, "full", "paper"),
-                                           minutes=MINUTES.get(table, {})))  # fmt: skip
+                                           minutes=MINUTES.get(table, {}),
+                                           paper_plan=partial(paper_plan, table)))  # fmt: skip
 
 
 _register()
