@@ -1,11 +1,12 @@
 """`thunlp-repro chatdev`: run, serve, replay, view, batch, eval, pairwise (win rates), report,
-sandbox-check.
+sandbox-check, build-memory (experiential co-learning memory from earlier runs).
 
 Module level imports only typer, the standard library and `cli.common`; the engine (and
 `openai`) load inside the commands, so `thunlp-repro --help` stays fast.
 
 Reproduces: chatdev.md §2.19 (CLI); the engine issue's `run`, `serve`, `replay`; §2.16 win
-rates (`pairwise`).
+rates (`pairwise`); §2.15 (`--human review`, `--human-input`); ECL (Qian et al. 2023) memory
+(`build-memory`, `--memory`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def _live_view(quiet: bool):
             typer.echo(f"   reflection on {event['phase']}: {event.get('conclusion')}", err=True)
         elif kind == "format_failure":
             typer.echo(f"   {event['phase']}: no usable code ({event['problem']})", err=True)
+        elif kind == "human_finished":
+            typer.echo("   human review finished", err=True)
+        elif kind == "image":
+            typer.echo(f"   picture {event['name']}: {event.get('description')}", err=True)
         elif kind == "local_server":
             typer.echo(f"starting local llama.cpp server ({event['model']})...", err=True)
         elif kind == "chain_end":
@@ -97,6 +102,20 @@ def switch_overrides(
     return flags
 
 
+def human_overrides(human: str | None, human_input: Path | None) -> list[str]:
+    """`--human` and `--human-input` as `--set` overrides."""
+    from thunlp_repro.shared.errors import UsageError
+
+    flags: list[str] = []
+    if human is not None:
+        if human != "review":
+            raise UsageError(f"--human {human}: expected review (the code review by you)")
+        flags.append("human.review=true")
+    if human_input is not None:
+        flags.append(f"human.input_file={human_input}")
+    return flags
+
+
 UnsafeSandboxOpt = typer.Option(
     False, "--unsafe-sandbox",
     help="run generated programs unisolated (as you) when no namespace sandbox works",
@@ -128,6 +147,26 @@ def run(
     incremental: Path | None = typer.Option(
         None, "--incremental", callback=existing_path, help="continue from an existing code folder"
     ),
+    human: str | None = typer.Option(
+        None, "--human", help="review: you review the code in the terminal after CodeReview"
+    ),
+    human_input: Path | None = typer.Option(
+        None,
+        "--human-input",
+        callback=existing_path,
+        help="scripted human answers, typed as on the console (an empty line submits one)",
+    ),  # fmt: skip
+    memory: Path | None = typer.Option(
+        None,
+        "--memory",
+        callback=existing_path,
+        help="experience memory from earlier runs (chatdev build-memory); needed by with_memory",
+    ),  # fmt: skip
+    images_base_url: str | None = typer.Option(
+        None,
+        "--images-base-url",
+        help="OpenAI-compatible images endpoint for the Art phases ('llm' = the LLM's server)",
+    ),  # fmt: skip
     preset: str = PresetOpt,
     settings: Path | None = typer.Option(
         None, "--settings", callback=existing_path, help="engine YAML layered over the preset"
@@ -167,6 +206,11 @@ def run(
         flags.append("sandbox.install=venv")
     if unsafe_sandbox:
         flags.append("sandbox.unsafe=true")
+    flags += human_overrides(human, human_input)
+    if memory is not None:
+        flags.append(f"memory.path={memory}")
+    if images_base_url:
+        flags.append(f"images.base_url={images_base_url}")
     cfg, _ = load_chatdev_config(
         preset, str(settings) if settings else None, [*(sets or []), *flags], protocol
     )
@@ -643,3 +687,37 @@ def sandbox_check() -> None:
         group.kill_and_remove()
     tree = "cgroup (pids, memory)" if group else "RLIMIT_NPROC + memory watchdog"
     typer.echo(f"sandbox: {isolation.name} ({isolation.detail}); tree limits: {tree}")
+
+
+@app.command("build-memory")
+@handle_errors
+def build_memory(
+    runs: list[Path] = typer.Argument(..., help="project folders, or batch folders holding them"),
+    out: Path = typer.Option(..., "--out", "-o", help="the memory file to write (JSON)"),
+    embedder: str = typer.Option(
+        "minilm-l6", "--embedder", help="minilm-l6 | mpnet-base | openai:MODEL | hash | a folder"
+    ),
+    embed_base_url: str | None = typer.Option(
+        None, "--embed-base-url", help="OpenAI-compatible embeddings endpoint"
+    ),
+    min_gain: float = typer.Option(
+        0.0, "--min-gain", help="keep transitions whose quality gain exceeds this"
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing memory file"),
+) -> None:
+    """Mine earlier runs into an experience memory (ECL co-tracking + co-memorizing)."""
+    from thunlp_repro.chatdev.memory import build_memory as _build
+    from thunlp_repro.shared.errors import UsageError
+
+    setup_logging("WARNING")
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    doc = _build(list(runs), out, embedder_name=embedder, embed_base_url=embed_base_url,
+                 min_gain=min_gain)  # fmt: skip
+    shortcuts = sum(1 for e in doc["experiences"] if e["kind"] == "shortcut")
+    typer.echo(
+        f"{len(doc['experiences'])} experiences ({shortcuts} shortcuts) from "
+        f"{len(doc['projects'])} project(s), embedder {doc['embedder']}",
+        err=True,
+    )
+    typer.echo(str(out))

@@ -74,7 +74,7 @@ def paper_dry_run(
         "runs per experiment: "
         + ", ".join(f"{k} {v}" for k, v in per_exp.items())
         + f"; steps per run {cfg.train.max_steps}; preset per-step estimate "
-        f"~{hours / 3600:,.0f} GPU-hours [est.] (bloom-7b1 / t5-xxl on ZeRO-3)"
+        f"~{hours / 3600:,.1f} GPU-hours [est.] from study.gpu_step_s (default 0.1 s a step)"
     )
     plan = DryRunPlan("apet", preset, f"thunlp-repro apet sweep --preset {preset}",
                       models=models, datasets=datasets, runs=runs, accelerate=accel,

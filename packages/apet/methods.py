@@ -267,6 +267,7 @@ def _inject_lora(backbone: nn.Module, target: str, rank: int, alpha: int) -> Cal
     from peft.tuners.lora import LoraLayer
 
     cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=target)
+    had_config = "peft_config" in vars(backbone)
     try:
         inject_adapter_in_model(cfg, backbone)
     except ValueError as exc:  # PEFT's NoMatchingPeftModuleError is a ValueError
@@ -280,6 +281,8 @@ def _inject_lora(backbone: nn.Module, target: str, rank: int, alpha: int) -> Cal
             parent_name, _, leaf = name.rpartition(".")
             parent = backbone.get_submodule(parent_name) if parent_name else backbone
             setattr(parent, leaf, layer.get_base_layer())
+        if not had_config:  # else the next build sees "a model with PEFT" and warns
+            vars(backbone).pop("peft_config", None)
 
     return undo
 

@@ -10,30 +10,46 @@
 - Test: runs the program in the sandbox at the start of each cycle; stops when it runs;
   otherwise error summary -> modification; after the last cycle the program runs once more to
   record the final verdict (no LLM call).
+- HumanAgentInteraction: each cycle the human (an injectable input source) sees where the code
+  is and types feedback; the programmer acts on it in CodeReviewHuman; an empty answer or
+  `end` finishes the loop (the repo's Human company).
+- Art: ArtDesign lists pictures, each is made by the images endpoint and saved into `code/`,
+  then ArtIntegration puts them into the GUI code. Without an images endpoint (or when it
+  fails) the remaining Art phases are skipped with one logged line and the chain goes on.
+- Memory (ECL co-reasoning): with a memory, solution- and instruction-producing sub-phases get
+  retrieved experiences appended to their prompt (`memory.py`); each retrieval is an event.
 - `until` stops the chain after the named item (Table 4's <=Coding, <=Complete, ...).
 
 Each sub-phase environment is computed once per sub-phase (the repo computes it twice).
 
 Reproduces: ChatDev §3.1 (chat chain, phases, subtasks), §3.2 (code completion, review,
-testing loops); chatdev.md §2.3, §2.7, §2.18, pitfalls #1-#2.
+testing loops); chatdev.md §2.3, §2.7, §2.12 (Art, HumanAgentInteraction), §2.15, §2.18,
+pitfalls #1-#2; ECL (Qian et al. 2023) §2.3 (co-reasoning).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from thunlp_repro.chatdev import prompts
+from thunlp_repro.chatdev.art import ImagesUnavailable
 from thunlp_repro.chatdev.chat import Chat, ChatOutcome
+from thunlp_repro.chatdev.codebook import UnsafePath, check_path
 from thunlp_repro.chatdev.company import ChainItem, Company, StepSpec
 from thunlp_repro.chatdev.config import ChatDevConfig
+from thunlp_repro.chatdev.human import finishes, shown_text
+from thunlp_repro.chatdev.memory import query_for, render
 from thunlp_repro.chatdev.phases import HANDLERS, Applied, ChatEnv, code_problem
 from thunlp_repro.chatdev.sandbox import SandboxResult
 from thunlp_repro.shared.errors import ReproError
 
 logger = logging.getLogger(__name__)
+NO_IMAGES_ENDPOINT = "no images endpoint is configured (set images.base_url or --images-base-url)"
 
 
 class FormatFailure(ReproError):
@@ -66,6 +82,9 @@ class ChainRunner:
         emit: Event sink `(kind, **data)` (events.jsonl, log, live view).
         on_code_change: Called with a commit message after each step that changed code.
         run_tests: Runs the program now (sandbox, or recorded results in replay).
+        human: The human reviewer, `(shown text) -> answer` (HumanAgentInteraction).
+        make_image: `(file name, description) -> PNG bytes`; None = no images endpoint.
+        memory: A `memory.Memory` (or `RecordedMemory`); None = no experience retrieval.
     """
 
     def __init__(
@@ -77,6 +96,9 @@ class ChainRunner:
         emit: Callable[..., None],
         on_code_change: Callable[[str], None],
         run_tests: Callable[[], SandboxResult],
+        human: Callable[[str], str] | None = None,
+        make_image: Callable[[str, str], bytes] | None = None,
+        memory: Any = None,
     ) -> None:
         self.company = company
         self.cfg = cfg
@@ -85,6 +107,10 @@ class ChainRunner:
         self.emit = emit
         self.on_code_change = on_code_change
         self.run_tests = run_tests
+        self.human = human
+        self.make_image = make_image
+        self.memory = memory
+        self.art_skipped: str | None = None  # why the Art phases are skipped (logged once)
         self.stats = ChainStats()
 
     # ------------------------------------------------------------------ items
@@ -101,6 +127,10 @@ class ChainRunner:
                 self.code_review(item)
             elif item.name == "Test":
                 self.test(item)
+            elif item.name == "HumanAgentInteraction":
+                self.human_review(item)
+            elif item.name == "Art":
+                self.art(item)
             else:  # pragma: no cover - validate() rejects unknown loops
                 raise ReproError(f"unknown loop {item.name}")
             self.stats.completed_items.append(item.name)
@@ -116,10 +146,17 @@ class ChainRunner:
     # ------------------------------------------------------------------ one sub-phase
     def step(
         self, step: StepSpec, loop: str | None = None, cycle: int | None = None
-    ) -> tuple[ChatOutcome, Applied]:
-        """Run one SimplePhase chat and apply its result to the env."""
+    ) -> tuple[ChatOutcome, Applied] | None:
+        """Run one SimplePhase chat and apply its result to the env (None: the step was
+        skipped, an Art phase without pictures)."""
         spec = self.company.phases[step.phase]
         handler = HANDLERS.get(spec.handler or step.phase)
+        if handler.name in ("ArtDesign", "ArtIntegration"):
+            reason = self._art_blocked(handler.name)
+            if reason:
+                self.emit("phase_skipped", phase=step.phase, loop=loop, cycle=cycle,
+                          reason=reason)  # fmt: skip
+                return None
         ctx = self.chat.caller.ctx
         ctx.phase, ctx.loop, ctx.cycle = step.phase, loop, cycle
         self.emit("phase_start", phase=step.phase, loop=loop, cycle=cycle,
@@ -132,13 +169,15 @@ class ChainRunner:
                 if gui
                 else ""
             )
+        values = self.env.placeholders()
         suffix = ""
         if handler.kind == "code" and self.env.notes:
             suffix = "\nNotes about your previous files: " + "; ".join(self.env.notes)
+        suffix += self._experiences(step.phase, handler.name, values)
         validate = (lambda reply: code_problem(self.env, reply)) if handler.code_required else None
         outcome = self.chat.run(
             step,
-            self.env.placeholders(),
+            values,
             kind=handler.kind,
             validate=validate,
             needs_reflection=handler.needs_reflection,
@@ -173,7 +212,99 @@ class ChainRunner:
                 f"{step.phase} produced no usable code after {outcome.format_retries} re-asks: "
                 f"{outcome.problem}"
             )
+        if handler.name == "ArtDesign":
+            self._make_images(step.phase)
         return outcome, applied
+
+    # ------------------------------------------------------------------ memory (ECL)
+    def _experiences(self, phase: str, handler: str, values: dict[str, str]) -> str:
+        """Retrieved experiences for this sub-phase as prompt text ("" without a memory)."""
+        if self.memory is None:
+            return ""
+        query = query_for(handler, values)
+        if query is None:
+            return ""
+        side, text = query
+        examples = self.memory.lookup(phase, side, text)
+        self.emit("memory", phase=phase, side=side,
+                  examples=[dataclasses.asdict(e) for e in examples])  # fmt: skip
+        return render(side, examples, self.cfg.memory.max_chars)
+
+    # ------------------------------------------------------------------ Art
+    def _skip_art(self, reason: str) -> None:
+        if self.art_skipped is None:
+            self.art_skipped = reason
+            logger.warning("Art phases skipped: %s; the run goes on without pictures", reason)
+            self.emit("art_skipped", reason=reason)
+
+    def _art_blocked(self, handler: str) -> str | None:
+        if self.make_image is None:
+            self._skip_art(NO_IMAGES_ENDPOINT)
+        if self.art_skipped:
+            return self.art_skipped
+        if handler == "ArtIntegration" and not self.env.images:
+            return "no pictures were made"
+        return None
+
+    def _make_images(self, phase: str) -> None:
+        """Make and save every proposed picture (stops at the first endpoint failure)."""
+        assert self.make_image is not None
+        root = self.env.code_dir
+        made = 0
+        for name, description in self.env.proposed_images.items():
+            if name in self.env.images:
+                continue
+            try:
+                data = self.make_image(name, description)
+            except ImagesUnavailable as exc:
+                self._skip_art(str(exc))
+                break
+            try:
+                safe = check_path(name, list(self.env.codebook.files), root=root)
+            except UnsafePath as exc:
+                logger.warning("ArtDesign: picture %s not saved (%s)", name, exc)
+                continue
+            if root is not None:
+                target = root / safe
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            self.env.images[safe] = description
+            made += 1
+            self.emit("image", phase=phase, name=safe, description=description,
+                      bytes=len(data), sha256=hashlib.sha256(data).hexdigest())  # fmt: skip
+        if made:
+            self.on_code_change(f"{phase}: {made} picture(s)")
+
+    def art(self, item: ChainItem) -> None:
+        used = 0
+        for cycle in range(1, self.cycles(item) + 1):
+            if self._art_blocked("ArtDesign"):
+                break
+            used = cycle
+            for step in item.steps:
+                self.step(step, item.name, cycle)
+        self.stats.cycles[item.name] = used
+
+    # ------------------------------------------------------------------ human review
+    def human_review(self, item: ChainItem) -> None:
+        """HumanAgentInteraction: the human's feedback each cycle, acted on by the programmer."""
+        if self.human is None:
+            raise ReproError("HumanAgentInteraction needs a human input source")
+        cycles = self.cycles(item)
+        used = 0
+        for cycle in range(1, cycles + 1):
+            shown = shown_text(cycle, cycles, self.env.code_dir or "code/",
+                               self.env.codebook.ordered_paths())  # fmt: skip
+            answer = self.human(shown)
+            self.emit("human_comment", cycle=cycle, comment=answer)
+            if finishes(answer):
+                self.emit("human_finished", cycle=cycle)
+                break
+            used = cycle
+            self.env.comments = answer.strip()
+            for step in item.steps:
+                self.step(step, item.name, cycle)
+        self.stats.cycles[item.name] = used
 
     # ------------------------------------------------------------------ loops
     def code_complete_all(self, item: ChainItem) -> None:
@@ -206,7 +337,10 @@ class ChainRunner:
                 handler = HANDLERS.get(self.company.phases[step.phase].handler or step.phase)
                 if finished and handler.kind == "code":
                     continue
-                outcome, _ = self.step(step, item.name, cycle)
+                done = self.step(step, item.name, cycle)
+                if done is None:
+                    continue
+                outcome = done[0]
                 if handler.name == "CodeReviewComment" and outcome.concluded:
                     finished = self.cfg.compat.review_break == "fixed"
             if finished:

@@ -5,7 +5,10 @@ instructor, prompt, handler) and the chain (simple items and loops). `load_compa
 native YAML file or an official folder (`ChatChainConfig.json`, `PhaseConfig.json`,
 `RoleConfig.json`; a missing file falls back to our Default, per file, as the repo falls back to
 `CompanyConfig/Default/`). Every company is validated: roles recruited, placeholders known,
-handlers registered, reflection questions defined, unsupported features named clearly.
+handlers registered, reflection questions defined, unsupported features named clearly. The
+repo's Human (`HumanAgentInteraction`), Art (`Art`, `ArtDesign`, `ArtIntegration`) and memory
+(`with_memory`) features load; only recruiting phases, `web_spider` and `self_improve` are
+refused.
 
 Reproduces: ChatDev §3.1 (chat chain); chatdev.md §2.3, §2.9, §2.12, pitfalls #19-#21.
 """
@@ -32,13 +35,8 @@ PHASE_PLACEHOLDERS = {
 }  # fmt: skip
 REFLECTION_PLACEHOLDERS = {"conversations", "question"}
 ROLE_PLACEHOLDERS = {"chatdev_prompt", "task", "assistant_role", "user_role"}
-LOOPS = {"CodeCompleteAll", "CodeReview", "Test"}
+LOOPS = {"CodeCompleteAll", "CodeReview", "Test", "HumanAgentInteraction", "Art"}
 UNSUPPORTED = {
-    "ArtDesign": "needs image generation",
-    "ArtIntegration": "needs image generation",
-    "Art": "needs image generation",
-    "HumanAgentInteraction": "human review is not implemented yet",
-    "CodeReviewHuman": "human review is not implemented yet",
     "Recruiting": "recruiting phases are not implemented",
 }
 FLAG_NAMES = (
@@ -401,16 +399,15 @@ def load_company(source: str | Path | None, *, ignore_unsupported: bool = False)
 def validate(company: Company, *, ignore_unsupported: bool = False) -> None:
     """Check a company before any call is made.
 
+    `with_memory` and `incremental_develop` are checked when a run starts (they need a memory
+    file or a base folder, which the company does not name).
+
     Raises:
         ConfigError: unknown handler or loop, unrecruited role, unknown placeholder, a reflect
             step without a reflection question, nested loops, or an unsupported feature.
     """
     from thunlp_repro.chatdev.phases import HANDLERS
 
-    if company.flags.get("with_memory"):
-        raise ConfigError(
-            "with_memory (Experiential Co-Learning memory) is not supported; set it to false"
-        )
     for flag, why in (("web_spider", "needs internet access to Wikipedia"),
                       ("self_improve", "prompt self-improvement is not implemented")):  # fmt: skip
         if company.flags.get(flag) and not ignore_unsupported:

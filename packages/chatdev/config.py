@@ -179,6 +179,70 @@ class ProjectConfig:
 
 
 @dataclass
+class HumanConfig:
+    """Human-agent interaction: the customer reviews the code in the terminal (chatdev.md §2.15)."""
+
+    review: bool = field(
+        default=False, metadata=_help("insert HumanAgentInteraction after CodeReview (--human)")
+    )
+    input_file: str | None = field(
+        default=None, metadata=_help("scripted answers, typed as on the console; null = stdin")
+    )
+    cycles: int = field(default=5, metadata=_help("review rounds of an inserted loop (repo: 5)"))
+
+    def __post_init__(self) -> None:
+        if self.cycles < 1:
+            raise ConfigError(f"human.cycles must be >= 1, got {self.cycles}")
+
+
+@dataclass
+class ImagesConfig:
+    """The images endpoint of the Art phases (OpenAI-compatible `/v1/images/generations`)."""
+
+    base_url: str | None = field(
+        default=None, metadata=_help("server URL; 'llm' = the LLM's server; null = Art skipped")
+    )
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata=_help("key variable NAME"))
+    model: str = field(default="dall-e-2", metadata=_help("image model"))
+    size: str = field(default="256x256", metadata=_help("image size, WIDTHxHEIGHT"))
+    max_images: int = field(default=8, metadata=_help("pictures generated per design round"))
+    timeout_s: float = field(default=120.0, metadata=_help("per image request"))
+
+    def __post_init__(self) -> None:
+        if self.max_images < 1:
+            raise ConfigError(f"images.max_images must be >= 1, got {self.max_images}")
+        width, _, height = self.size.partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise ConfigError(f"images.size must look like 256x256, got {self.size!r}")
+
+
+@dataclass
+class MemoryConfig:
+    """Experiential co-learning memory (ECL, Qian et al. 2023): retrieval settings."""
+
+    path: str | None = field(
+        default=None, metadata=_help("memory file (chatdev build-memory); null = no memory")
+    )
+    embedder: str | None = field(
+        default=None, metadata=_help("query embedder; null = the one the memory was built with")
+    )
+    embed_base_url: str | None = field(
+        default=None, metadata=_help("OpenAI-compatible embeddings endpoint for openai:MODEL")
+    )
+    top_k: int = field(default=1, metadata=_help("experiences put into one prompt"))
+    min_similarity: float = field(default=0.5, metadata=_help("cosine threshold of a match"))
+    max_chars: int = field(default=4000, metadata=_help("longest solution text shown"))
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ConfigError(f"memory.top_k must be >= 1, got {self.top_k}")
+        if not -1.0 <= self.min_similarity <= 1.0:
+            raise ConfigError(
+                f"memory.min_similarity must be in [-1, 1], got {self.min_similarity}"
+            )
+
+
+@dataclass
 class ChatDevConfig:
     """Everything one ChatDev project run needs besides the task and the company."""
 
@@ -188,6 +252,9 @@ class ChatDevConfig:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     project: ProjectConfig = field(default_factory=ProjectConfig)
+    human: HumanConfig = field(default_factory=HumanConfig)
+    images: ImagesConfig = field(default_factory=ImagesConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
 
 # The `repo` protocol (chatdev.md §2.18) as --set overrides over any preset.

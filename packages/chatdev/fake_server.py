@@ -1,7 +1,9 @@
 """A scripted fake OpenAI-compatible HTTP server on 127.0.0.1 (standard library only).
 
 Endpoints: `POST /v1/chat/completions` (non-streaming), `GET /v1/models`, `POST /v1/embeddings`
-(deterministic hashed bag-of-words vectors). Replies come from a `Script` (rules matched on the
+(deterministic hashed bag-of-words vectors), `POST /v1/images/generations` (a tiny valid PNG per
+picture as `b64_json`, its colour derived from the prompt; off with `images=False`, then 404).
+Replies come from a `Script` (rules matched on the
 `X-Chatdev-Phase/-Speaker/-Role` headers our client sends, the call index or a regex over the
 last message); usage counts are whitespace tokens, so accounting is exact. Faults: 429 with
 Retry-After, 500, slow replies, malformed JSON, missing usage, 401. Every request is kept in
@@ -12,11 +14,14 @@ Reproduces: chatdev.md §2.14 ("Fake OpenAI-compatible HTTP server").
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
+import struct
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,6 +38,21 @@ def embed(text: str, dim: int = 64) -> list[float]:
     return [v / norm for v in vec]
 
 
+def tiny_png(seed: str = "", size: int = 2) -> bytes:
+    """A valid `size` x `size` RGB PNG whose colour comes from `seed` (deterministic)."""
+    r, g, b = hashlib.sha256(seed.encode()).digest()[:3]
+    row = b"\x00" + bytes([r, g, b]) * size  # filter byte 0, then RGB pixels
+    raw = row * size
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)  # 8-bit truecolour
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
 class FakeOpenAIServer:
     """Serve a `Script` over HTTP in a background thread.
 
@@ -40,14 +60,17 @@ class FakeOpenAIServer:
         script: The rules that answer chat requests.
         model: Name listed by `/v1/models`.
         api_key: If set, requests without `Authorization: Bearer <api_key>` get 401.
+        images: Serve `/v1/images/generations` (False: 404, an endpoint without images).
 
     Use as a context manager, or call `start()` / `stop()`; `url` ends in `/v1`.
     """
 
-    def __init__(self, script: Script, model: str = "fake-model", api_key: str | None = None):
+    def __init__(self, script: Script, model: str = "fake-model", api_key: str | None = None,
+                 images: bool = True):  # fmt: skip
         self.script = script
         self.model = model
         self.api_key = api_key
+        self.images = images
         self.requests: list[dict[str, Any]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -120,6 +143,20 @@ class FakeOpenAIServer:
                     self._json(200, {"object": "list", "data": data, "model": body.get("model"),
                                      "usage": {"prompt_tokens": n, "total_tokens": n}})  # fmt: skip
                     return
+                if self.path.rstrip("/").endswith("/images/generations") and fake.images:
+                    prompt = str(body.get("prompt") or "")
+                    if not prompt.strip():
+                        self._json(400, {"error": {"message": "prompt is required"}})
+                        return
+                    n = int(body.get("n") or 1)
+                    if body.get("response_format", "url") != "b64_json":
+                        self._json(400, {"error": {"message": "the fake server only sends "
+                                                   "response_format b64_json"}})  # fmt: skip
+                        return
+                    data = [{"b64_json": base64.b64encode(tiny_png(f"{prompt}#{i}")).decode(),
+                             "revised_prompt": prompt} for i in range(n)]  # fmt: skip
+                    self._json(200, {"created": 0, "data": data})
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                     return
@@ -171,6 +208,9 @@ class FakeOpenAIServer:
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].rstrip("/").endswith("/chat/completions")]
+
+    def image_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"].rstrip("/").endswith("/images/generations")]
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()

@@ -7,7 +7,8 @@ summaries, requirements.txt, manual.md. Generic handlers (`discuss`, `code`, `do
 phases.
 
 Reproduces: ChatDev §3.1 (phases, long-term memory = solutions carried forward);
-chatdev.md §2.4, §2.9, §2.10 (requirements, manual, format failure).
+chatdev.md §2.4, §2.9, §2.10 (requirements, manual, format failure), §2.12 (human review and
+Art phases).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thunlp_repro.chatdev import prompts
+from thunlp_repro.chatdev.art import images_text, parse_designs
 from thunlp_repro.chatdev.chat import ChatOutcome
 from thunlp_repro.chatdev.codebook import (
     Codebook,
@@ -52,6 +54,9 @@ class ChatEnv:
     unimplemented_file: str = ""
     notes: list[str] = field(default_factory=list)  # parse notes for the next code prompt
     code_dir: Any = None  # Path of code/ (for symlink-safe path checks)
+    proposed_images: dict[str, str] = field(default_factory=dict)  # ArtDesign: name -> desc
+    images: dict[str, str] = field(default_factory=dict)  # pictures saved in code/
+    max_images: int = 8
 
     def placeholders(self) -> dict[str, str]:
         return {
@@ -67,7 +72,7 @@ class ChatEnv:
             "test_reports": self.test_reports,
             "error_summary": self.error_summary,
             "requirements": "\n".join(self.requirements),
-            "images": "",
+            "images": images_text(self.images),
         }
 
     def extract(self, reply: str) -> Extraction:
@@ -199,6 +204,14 @@ def _apply_manual(env: ChatEnv, outcome: ChatOutcome) -> Applied:
     return Applied(info={"chars": len(env.manual)})
 
 
+def _apply_designs(env: ChatEnv, outcome: ChatOutcome) -> Applied:
+    text = outcome.reply
+    if outcome.conclusion is not None:
+        text += "\n" + outcome.conclusion
+    env.proposed_images = parse_designs(text, env.max_images, env.code_dir)
+    return Applied(info={"proposed_images": sorted(env.proposed_images)})
+
+
 def _apply_discuss(env: ChatEnv, outcome: ChatOutcome) -> Applied:
     text = outcome.conclusion if outcome.conclusion is not None else outcome.reply
     env.ideas = text.strip()
@@ -221,6 +234,10 @@ _register(Handler("EnvironmentDoc", "docs", _apply_envdoc,
 _register(Handler("Manual", "docs", _apply_manual))
 _register(Handler("ModificationRequest", "code", _apply_code, code_required=True))
 _register(Handler("Reflection", "discussion", lambda env, out: Applied()))
+# human review and Art (chatdev.md §2.12, §2.15)
+_register(Handler("CodeReviewHuman", "code", _apply_code, code_required=True))
+_register(Handler("ArtDesign", "discussion", _apply_designs))
+_register(Handler("ArtIntegration", "code", _apply_code, code_required=True))
 # generic handlers for custom phases (chatdev.md §2.12)
 _register(Handler("discuss", "discussion", _apply_discuss,
                   "What did they conclude? Reply with the conclusion only."))  # fmt: skip

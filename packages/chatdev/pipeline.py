@@ -8,7 +8,14 @@ even when a budget cap, a format failure or an LLM error stops the chain.
 `replay_project` re-runs a project from its `transcript.jsonl` (no LLM, no network) and its
 recorded sandbox results, and compares the code trees: they must be identical.
 
-Reproduces: ChatDev §3 (the whole pipeline); chatdev.md §2.13-§2.15, §2.18.
+The optional features are wired here: the human reviewer of `HumanAgentInteraction`
+(`--human review`, `--human-input FILE`), the images endpoint of the Art phases, the
+experiential co-learning memory (`with_memory`, `--memory FILE`), and incremental mode
+(`incremental_develop` needs `--incremental DIR`). Replay serves the recorded human answers,
+pictures and memory retrievals, so it needs none of them.
+
+Reproduces: ChatDev §3 (the whole pipeline); chatdev.md §2.12-§2.15, §2.18; ECL (Qian et al.
+2023) §2.3.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thunlp_repro.chatdev.chain import ChainRunner, FormatFailure
+from thunlp_repro.chatdev.art import incorporated
+from thunlp_repro.chatdev.chain import NO_IMAGES_ENDPOINT, ChainRunner, FormatFailure
 from thunlp_repro.chatdev.chat import CallContext, Caller, Chat
 from thunlp_repro.chatdev.codebook import Codebook
 from thunlp_repro.chatdev.company import ChainItem, Company, StepSpec, company_from_native, validate
@@ -86,6 +94,34 @@ def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+HUMAN_LOOP = "HumanAgentInteraction"
+
+
+def with_human_review(items: list[ChainItem], cycles: int = 5) -> list[ChainItem]:
+    """Insert the HumanAgentInteraction loop after CodeReview (else before Test, else before
+    the docs, else at the end); unchanged when the chain already has it (`--human review`)."""
+    if any(item.name == HUMAN_LOOP for item in items):
+        return items
+    loop = ChainItem(HUMAN_LOOP, "loop", [StepSpec("CodeReviewHuman", 1, False)], cycles)
+    names = [item.name for item in items]
+    if "CodeReview" in names:
+        at = names.index("CodeReview") + 1
+    else:
+        at = next((names.index(n) for n in ("Test", "EnvironmentDoc", "Manual") if n in names),
+                  len(items))  # fmt: skip
+    return [*items[:at], loop, *items[at:]]
+
+
+def uses_handler(company: Company, items: list[ChainItem], names: tuple[str, ...]) -> bool:
+    """Whether any step of `items` is handled by one of `names`."""
+    for item in items:
+        for step in item.steps:
+            spec = company.phases.get(step.phase)
+            if spec is not None and (spec.handler or step.phase) in names:
+                return True
+    return False
 
 
 def chain_items(company: Company, incremental: bool) -> list[ChainItem]:
@@ -179,6 +215,9 @@ def run_project(
     preset: str | None = None,
     org: str | None = None,
     warehouse: str | Path | None = None,
+    human: Callable[[str], str] | str | Path | None = None,
+    make_image: Callable[[str, str], bytes] | None = None,
+    memory: Any = None,
 ) -> ProjectResult:
     """Run the chat chain for one task and write the project folder.
 
@@ -201,6 +240,12 @@ def run_project(
         org: Organisation (`--org`): also write the official WareHouse folder
             `<warehouse>/<name>_<org>_<timestamp>/` (warehouse.py); None = do not.
         warehouse: WareHouse root; default `WareHouse/` beside the project folder.
+        human: The reviewer of HumanAgentInteraction: a callable `(shown) -> answer` or a file
+            of answers; default `human.input_file`, else the console.
+        make_image: `(name, description) -> PNG bytes` for the Art phases; default: the
+            `images` endpoint (none configured: the Art phases are skipped).
+        memory: An experience memory (`memory.Memory` / `RecordedMemory`); default: loaded
+            from `memory.path` (required when the company has `with_memory: true`).
 
     Returns:
         The folder, its final status and meta.
@@ -219,11 +264,35 @@ def run_project(
                                 ignore_unsupported=cfg.project.ignore_unsupported)  # fmt: skip
     cfg = apply_company_protocol(cfg, company.protocol)
     company = company.with_marker(cfg.protocol.marker, cfg.protocol.question_marker)
+    if company.flags.get("incremental_develop") and incremental is None:
+        raise UsageError(
+            f"company '{company.name}' sets incremental_develop: true but no base folder was "
+            "given; pass --incremental DIR (the existing code to continue) or set "
+            "incremental_develop to false"
+        )
     items = chain_items(company, incremental is not None)
+    if cfg.human.review:
+        items = with_human_review(items, cfg.human.cycles)
     names = [item.name for item in items]
     if cfg.protocol.until and cfg.protocol.until not in names:
         raise ConfigError(f"--until {cfg.protocol.until}: not a chain item; the chain is "
                           f"{' -> '.join(names)}")  # fmt: skip
+    reviewer = None
+    if any(item.name == HUMAN_LOOP for item in items):
+        from thunlp_repro.chatdev.human import build_human
+
+        reviewer = build_human(human if human is not None else cfg.human.input_file)
+    if memory is None and (cfg.memory.path or company.flags.get("with_memory")):
+        if not cfg.memory.path:
+            raise UsageError(
+                f"company '{company.name}' sets with_memory: true but no memory file was given; "
+                "pass --memory FILE (built by `thunlp-repro chatdev build-memory RUN_DIR...`) "
+                "or set with_memory to false"
+            )
+        from thunlp_repro.chatdev.memory import Memory
+
+        memory = Memory.load(cfg.memory.path, cfg.memory)
+    needs_art = uses_handler(company, items, ("ArtDesign", "ArtIntegration"))
     if client is None and cfg.llm.backend == "local":  # fail before creating the folder
         from thunlp_repro.chatdev.local_server import require_llama_cpp, resolve_gguf
 
@@ -243,7 +312,8 @@ def run_project(
     server = None
     status, reason = "error", None
     env = ChatEnv(task=task, codebook=Codebook(parser=cfg.compat.parser),
-                  code_dir=project.code_dir)  # fmt: skip
+                  code_dir=project.code_dir, max_images=cfg.images.max_images)  # fmt: skip
+    image_maker = None
     runner: ChainRunner | None = None
     phase_times: list[dict[str, Any]] = []
     open_phases: dict[tuple, float] = {}
@@ -281,6 +351,12 @@ def run_project(
             else:
                 raise UsageError(f"backend '{cfg.llm.backend}' needs a client passed in "
                                  "(scripted) or `chatdev replay` (replay)")  # fmt: skip
+        if needs_art and make_image is None:
+            from thunlp_repro.chatdev.art import make_image_maker
+
+            image_maker = make_image_maker(cfg.images, cfg.llm,
+                                           server.base_url if server else None)  # fmt: skip
+            make_image = image_maker
         budget = Budget(**dataclasses.asdict(cfg.budget))
         caller = Caller(client, cfg, project.transcript, budget, project_id=name, on_speak=on_speak)
         chat = Chat(company, cfg, caller, task)
@@ -300,7 +376,8 @@ def run_project(
 
         runner = ChainRunner(company, cfg, chat, env, emit,
                              on_code_change=lambda msg: project.sync_code(env, msg),
-                             run_tests=run_tests)  # fmt: skip
+                             run_tests=run_tests, human=reviewer, make_image=make_image,
+                             memory=memory)  # fmt: skip
         if incremental is not None:
             skipped = project.load_incremental(Path(incremental), env)
             emit("incremental", source=str(incremental), files=sorted(env.codebook.files),
@@ -330,6 +407,8 @@ def run_project(
             server.stop()
         if client is not None and hasattr(client, "close"):
             client.close()
+        if image_maker is not None:
+            image_maker.close()
         emit("chain_end", status=status, reason=reason)
         stats = runner.stats if runner else None
         final = stats.final if stats else None
@@ -354,7 +433,16 @@ def run_project(
                 "marker": cfg.protocol.marker,
                 "parser": cfg.compat.parser,
                 "stop_after_unchanged": cfg.protocol.stop_after_unchanged,
+                "human_review": reviewer is not None,
+                "memory": cfg.memory.path if memory is not None else None,
+                "images_endpoint": (cfg.images.base_url if make_image is not None else None)
+                if needs_art
+                else None,
             },
+            "proposed_images": dict(env.proposed_images),
+            "images": dict(env.images),
+            "incorporated_images": incorporated(env.images, env.codebook.files),
+            "art_skipped": runner.art_skipped if runner else None,
             "company": {"name": company.name, "source": company.source},
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_wall)),
             "duration_s": round(time.monotonic() - started, 3),
@@ -475,12 +563,23 @@ def replay_project(
     replay = ReplayLLM(project_dir / "transcript.jsonl", mode=mode)
     stop = meta.get("reason") if meta.get("status") == "budget_exceeded" else None
     client = _ReplayClient(replay, stop)
-    recorded = None
-    if not rerun_tests and (project_dir / "events.jsonl").is_file():
-        from thunlp_repro.shared.llm.transcript import read_transcript
+    from thunlp_repro.chatdev.art import RecordedImages
+    from thunlp_repro.chatdev.human import RecordedHuman
+    from thunlp_repro.chatdev.memory import RecordedMemory
+    from thunlp_repro.shared.llm.transcript import read_transcript
 
-        recorded = [e["result"] for e in read_transcript(project_dir / "events.jsonl")
-                    if e.get("event") == "sandbox"]  # fmt: skip
+    events = []
+    if (project_dir / "events.jsonl").is_file():
+        events = read_transcript(project_dir / "events.jsonl")
+    recorded = None
+    if not rerun_tests and events:
+        recorded = [e["result"] for e in events if e.get("event") == "sandbox"]
+    skipped = next((e.get("reason") for e in events if e.get("event") == "art_skipped"), None)
+    images = None if skipped == NO_IMAGES_ENDPOINT else RecordedImages(project_dir / "code",
+                                                                      skipped)  # fmt: skip
+    memory = RecordedMemory(events)
+    if not memory.records and not cfg.memory.path and not company.flags.get("with_memory"):
+        memory = None
     incremental = project_dir / "base" if (project_dir / "base").is_dir() else None
     out_dir = Path(out) if out else project_dir.parent / f"{project_dir.name}-replay"
     result = run_project(
@@ -496,6 +595,9 @@ def replay_project(
         recorded_tests=recorded,
         extra_meta={"replay_of": str(project_dir), "task_id": meta.get("task_id")},
         preset=meta.get("preset"),
+        human=RecordedHuman.from_events(events),
+        make_image=images,
+        memory=memory,
     )
     differences = compare_trees(project_dir / "code", out_dir / "code")
     io.atomic_write_json(out_dir / "replay.json", {"replay_of": str(project_dir),

@@ -255,7 +255,7 @@ def _meta_txt(doc: dict[str, Any], company: Any) -> str:
         ("Ideas", ""),
         ("Language", doc.get("language") or ""),
         ("Code_Version", str(float(doc.get("code_version") or 0))),
-        ("Proposed_images", "0"),
-        ("Incorporated_images", "0"),
+        ("Proposed_images", str(len(doc.get("proposed_images") or {}))),
+        ("Incorporated_images", str(len(doc.get("incorporated_images") or []))),
     ]
     return "\n\n".join(f"{name}:\n{value}" for name, value in sections) + "\n"

@@ -5,7 +5,8 @@ Nothing here is copied from the official ChatDev prompts; each text does what ch
 (`{task}`, `{codes}`, ...) so official-format configs keep working. The literal `<INFO>` is
 replaced by the configured marker when a company is loaded.
 
-Reproduces: ChatDev §3.1 (roles, phases); chatdev.md §2.2, §2.4, §2.6, §2.8.
+Reproduces: ChatDev §3.1 (roles, phases); chatdev.md §2.2, §2.4, §2.6, §2.8, §2.15 (human
+review); the repo's Art phases; ECL (Qian et al. 2023) §2.3 co-reasoning (memory examples).
 """
 
 from __future__ import annotations
@@ -250,6 +251,54 @@ PHASES: dict[str, dict[str, str]] = {
             "asks. Return every file you change or add, complete, in this format:\n" + CODE_FORMAT
         ),
     },
+    "CodeReviewHuman": {
+        "assistant": "Programmer",
+        "instructor": "Code Reviewer",
+        "prompt": (
+            'The customer\'s task: "{task}".\n'
+            'Product form: "{modality}". Language: "{language}". Ideas: "{ideas}".\n'
+            "The current code:\n{codes}\n"
+            "The customer has tried the software and sent this feedback:\n"
+            '"{comments}"\n'
+            "As the {assistant_role}, change the code so that it does what the feedback asks, "
+            "and keep every other feature working. Return every file you change, complete, in "
+            "this format:\n" + CODE_FORMAT
+        ),
+    },
+    "ArtDesign": {
+        "assistant": "Chief Creative Officer",
+        "instructor": "Programmer",
+        "prompt": (
+            'The customer\'s task: "{task}".\n'
+            'Language: "{language}". Ideas: "{ideas}".\n'
+            "The code of the program and its graphical interface:\n{codes}\n"
+            "As the {assistant_role}, decide which pictures would make this interface look "
+            "finished: a background, icons, buttons, game pieces and the like, at most eight. "
+            "Write one line per picture, of the form\n"
+            "FILE.png: DESCRIPTION\n"
+            "where FILE is a short name made of letters, digits, '_' or '-', and DESCRIPTION "
+            "says in one sentence what the picture shows, with its style and colours. For "
+            "example:\n"
+            "start_button.png: a rounded green button with the white word START on it\n"
+            "Write nothing but these lines."
+        ),
+    },
+    "ArtIntegration": {
+        "assistant": "Programmer",
+        "instructor": "Chief Creative Officer",
+        "prompt": (
+            'The customer\'s task: "{task}".\n'
+            'Language: "{language}".\n'
+            "The current code:\n{codes}\n"
+            "These picture files have been made for the interface and lie in the same folder "
+            "as the entry file:\n{images}\n"
+            "As the {assistant_role}, put the pictures into the graphical interface, each where "
+            "its description says it belongs. Build every picture's path from the folder of the "
+            "source file (not from the current working directory), so the program also starts "
+            "from elsewhere, and keep every feature working. Return every file you change, "
+            "complete, in this format:\n" + CODE_FORMAT
+        ),
+    },
     "Reflection": {
         "assistant": "Chief Executive Officer",
         "instructor": "Counselor",
@@ -296,4 +345,32 @@ CDH_NUDGE = "No more questions now: deliver the complete solution in the require
 FORMAT_REMINDER = (
     "I could not use your reply: {problem}. Send the files again. Write the file name on its "
     "own line, followed by a fenced code block with the complete file, like this:\n" + CODE_FORMAT
+)
+
+# Human-agent interaction (chatdev.md §2.15): what the reviewing customer sees each round.
+HUMAN_REVIEW_INTRO = (
+    "Review round {cycle} of {cycles}. The code of your software is in {code_dir}:\n{files}\n"
+    "Type your feedback for the programmer (several lines allowed) and finish it with an empty "
+    "line. An empty feedback, or the single word 'end', finishes the review."
+)
+
+# Experiential co-learning (ECL, Qian et al. 2023, co-reasoning): retrieved experiences are
+# shown as worked examples. The assistant side gets instruction -> solution shortcuts; the
+# instructor side gets solution -> instruction pairs.
+MEMORY_SOLUTIONS = (
+    "\n\nExperience from earlier projects: instructions like yours were carried out before, "
+    "and the solutions below came out better than the code they started from. Treat them as "
+    "worked examples: reuse what fits this task, and still answer in the format asked above."
+)
+MEMORY_INSTRUCTIONS = (
+    "\n\nExperience from earlier projects: for code like the code above, the instructions "
+    "below led to better versions. Treat them as examples of useful feedback, and still answer "
+    "in the form asked above."
+)
+MEMORY_SOLUTION_EXAMPLE = (
+    "Example {n} (similarity {similarity:.2f})\nInstruction:\n{instruction}\n"
+    "Solution that worked:\n{solution}"
+)
+MEMORY_INSTRUCTION_EXAMPLE = (
+    "Example {n} (similarity {similarity:.2f})\nInstruction that helped:\n{instruction}"
 )

@@ -461,6 +461,8 @@ def ki_headlines(by_preset: dict[str, list[dict[str, Any]]]) -> list[Headline]:
         if r is None:
             return "not run"
         s = r["metrics"]["savings"]
+        if s.get("step_saving") is None:  # the KI student never reached scratch's final PPL
+            return f"target PPL not reached ({s.get('reached', 0)} seed(s) reached it)"
         flops = (s.get("flop_saving_with_teacher") or {}).get("mean")
         return f"{_ms(s['step_saving'])} of the steps; {_pct(flops)} of the FLOPs with the teacher"
 
@@ -478,7 +480,8 @@ def ki_headlines(by_preset: dict[str, list[dict[str, Any]]]) -> list[Headline]:
         )
     quick_ok = None
     if quick is not None:
-        quick_ok = quick["metrics"]["savings"]["step_saving"]["mean"] > 0
+        step = quick["metrics"]["savings"]["step_saving"]
+        quick_ok = step is not None and step["mean"] > 0
     return [Headline(
         "E1: a student with KI reaches scratch's final PPL in fewer steps (M1: <= 80% of them)",
         "'tens of percent' of compute saved [unverified]", saving(mini), saving(quick),

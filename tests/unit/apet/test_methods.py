@@ -38,6 +38,16 @@ def test_zero_start_and_bit_identical_remove(spec, exact):
     assert torch.equal(hidden(model, batch), base)
 
 
+@pytest.mark.parametrize("method,options", [("lora", {"rank": 2}), ("prefix", {"length": 4}),
+                                            ("prompt", {"length": 4})])  # fmt: skip
+def test_remove_leaves_no_peft_state_so_the_next_build_is_clean(method, options, recwarn):
+    model, _ = tiny()
+    for _ in range(2):  # one backbone serves many cells (§4.6 "reuse")
+        apply_method(model, MethodSpec(method, options=options)).remove()
+        assert "peft_config" not in vars(model)
+    assert not [w for w in recwarn if "second time" in str(w.message)]
+
+
 def test_prompt_output_is_realigned_and_works_inside_pooled_classifier():
     from thunlp_repro.shared.models import PooledClassifier
 

@@ -73,9 +73,15 @@ def test_trio_json_booleans_accepted(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: d.update(with_memory="True"), "with_memory"),
         (lambda d: d.update(web_spider="True"), "web_spider"),
-        (lambda d: d["chain"].append({"phase": "Art", "phaseType": "ComposedPhase"}), "image"),
+        (
+            lambda d: d["chain"].append({"phase": "Recruiting", "phaseType": "SimplePhase"}),
+            "recruiting",
+        ),
+        (
+            lambda d: d["chain"].append({"phase": "Artt", "phaseType": "ComposedPhase"}),
+            "unknown loop 'Artt'.*did you mean 'Art'",
+        ),
         (lambda d: d["chain"].append({"phase": "Dance", "phaseType": "SimplePhase"}), "Dance"),
         (lambda d: d["recruitments"].remove("Code Reviewer"), "not recruited"),
         (lambda d: d.update(gui_design="maybe"), "true or false"),
@@ -134,3 +140,38 @@ def test_marker_substitution():
     company = builtin_company().with_marker("<SOLUTION>")
     assert "<INFO>" not in company.phases["DemandAnalysis"].prompt
     assert "<SOLUTION>" in company.phases["DemandAnalysis"].prompt
+
+
+HUMAN_LOOP = {"phase": "HumanAgentInteraction", "phaseType": "ComposedPhase", "cycleNum": 5,
+              "Composition": [{"phase": "CodeReviewHuman", "phaseType": "SimplePhase",
+                               "max_turn_step": 1, "need_reflect": "False"}]}  # fmt: skip
+ART_LOOP = {"phase": "Art", "phaseType": "ComposedPhase", "cycleNum": 1, "Composition": [
+    {"phase": "ArtDesign", "phaseType": "SimplePhase", "max_turn_step": 1, "need_reflect": "False"},
+    {"phase": "ArtIntegration", "phaseType": "SimplePhase", "max_turn_step": 1,
+     "need_reflect": "False"}]}  # fmt: skip
+
+
+def test_official_human_art_and_memory_configs_load(tmp_path):
+    doc = copy.deepcopy(CHAIN)
+    doc["chain"].insert(3, copy.deepcopy(ART_LOOP))
+    doc["chain"].insert(5, copy.deepcopy(HUMAN_LOOP))
+    doc["recruitments"].append("Chief Creative Officer")
+    doc["with_memory"] = "True"
+    company = load_company(write_trio(tmp_path / "Full", chain_doc=doc))
+    assert company.item_names() == ["DemandAnalysis", "LanguageChoose", "Coding", "Art",
+                                    "CodeReview", "HumanAgentInteraction", "Manual"]  # fmt: skip
+    art = company.chain[3]
+    assert art.kind == "loop" and [s.phase for s in art.steps] == ["ArtDesign", "ArtIntegration"]
+    human = company.chain[5]
+    assert human.cycles == 5 and human.steps[0].phase == "CodeReviewHuman"
+    assert company.flags["with_memory"] is True
+    # our texts fill the phases the trio does not define
+    assert "{comments}" in company.phases["CodeReviewHuman"].prompt
+    assert "{images}" in company.phases["ArtIntegration"].prompt
+
+
+def test_art_needs_the_creative_officer(tmp_path):
+    doc = copy.deepcopy(CHAIN)
+    doc["chain"].insert(3, copy.deepcopy(ART_LOOP))  # CCO not recruited in the tiny trio
+    with pytest.raises(ConfigError, match="ArtDesign.*Chief Creative Officer.*not recruited"):
+        load_company(write_trio(tmp_path / "NoCCO", chain_doc=doc))
