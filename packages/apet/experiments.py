@@ -27,7 +27,7 @@ DESCRIPTIONS = {
     "e3-thresholds": "E3 log-spaced budget sweep: low/high thresholds (F2b, F3)",
 }
 MINUTES = {"e1-positions": {"full": 30.0}, "e2-methods": {"full": 60.0},
-           "e3-thresholds": {"quick": 16.0, "full": 50.0}}  # fmt: skip
+           "e3-thresholds": {"quick": 8.0, "full": 50.0}}  # fmt: skip
 
 
 def resolve(preset: str, config_file: Path | None = None, sets: list[str] | None = None
