@@ -31,6 +31,7 @@ numbers, token counts, seeds, times, probes, sha256 of the head).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -306,19 +307,29 @@ def register_mlm_heads(*, replace: bool = False) -> list[str]:
     Returns:
         The asset ids.
     """
+    return register_per_backbone(head_asset_name, mlm_head_spec, replace=replace)
+
+
+def register_per_backbone(
+    name_of: Callable[[str], str], spec_of: Callable[[str], Any], *, replace: bool = False
+) -> list[str]:
+    """Register `spec_of(base)` as `name_of(base)` for every backbone (idempotent); the ids."""
     from thunlp_repro.shared.assets.spec import ASSETS, register_asset
 
     names = []
     for base in BACKBONES:
-        name = head_asset_name(base)
+        name = name_of(base)
         if replace or name not in ASSETS:
-            register_asset(mlm_head_spec(base), replace=replace or name in ASSETS)
+            register_asset(spec_of(base), replace=replace or name in ASSETS)
         names.append(name)
     return names
 
 
 def read_head_card(name_or_dir: str | Path) -> dict[str, Any]:
-    """The `head_card.json` of an installed head (asset id) or of a built folder (path).
+    """The `head_card.json` of an installed head or of a built folder (path).
+
+    A backbone id reads its restored head (`NAME` -> `NAME-mlm`); any other asset id (`NAME-mlm`,
+    `NAME-mlm-adapt`) is read as it is.
 
     Raises:
         AssetMissingError: the asset is not installed.
@@ -329,7 +340,8 @@ def read_head_card(name_or_dir: str | Path) -> dict[str, Any]:
     else:
         from thunlp_repro.shared.assets.locate import asset_path
 
-        folder = asset_path(head_asset_name(str(name_or_dir)))
+        name = str(name_or_dir)
+        folder = asset_path(head_asset_name(name) if name in BACKBONES else name)
     path = folder / HEAD_CARD
     if not path.is_file():
         raise UsageError(f"{folder} has no {HEAD_CARD}; build it with thunlp-repro assets mlm-head")

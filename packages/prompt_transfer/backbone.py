@@ -6,8 +6,9 @@ asset (`thunlp-repro assets mlm-head NAME`) when the preset keeps the asset reci
 its own `head_build.tokens` (the smoke preset's 50k-token head) builds the head once with the
 same shared recipe into `$THUNLP_REPRO_HOME/prompt_transfer/heads/<key>/` and reuses it.
 `native` is the checkpoint's own MLM head (RoBERTa, BERT, the KI zoo), `tied` the parameter-free
-z = E · h. `mlm-adapt` is the recorded fallback of gate M1; its builder is not implemented yet,
-so asking for it is a usage error rather than a silent substitute.
+z = E · h. `mlm-adapt` is the recorded fallback of gate M1: the installed `NAME-mlm-adapt` asset
+(`thunlp-repro.shared.mlm_adapt`), whose adapted top layers make it the backbone for every task;
+its hashes come from its card, so no prompt of the restored backbone is mistaken for one of it.
 """
 
 from __future__ import annotations
@@ -112,11 +113,26 @@ def _restored_dir(name: str, cfg: Any) -> tuple[Path, dict[str, Any]]:
     return folder, read_head_card(folder)
 
 
+def _adapted_dir(name: str) -> tuple[Path, dict[str, Any]]:
+    """The installed `NAME-mlm-adapt` folder and its card (never built implicitly: ~10 min)."""
+    from thunlp_repro.shared.assets import is_installed, model_dir
+    from thunlp_repro.shared.mlm_adapt import adapt_asset_name
+    from thunlp_repro.shared.mlm_head import read_head_card
+
+    asset = adapt_asset_name(name)
+    if not is_installed(asset):
+        raise UsageError(
+            f"head=mlm-adapt needs the asset '{asset}'; build it with "
+            f"`thunlp-repro assets install {asset}` (it adapts {name}-mlm)"
+        )
+    return model_dir(asset), read_head_card(asset)
+
+
 def load_backbone(cfg: Any) -> Backbone:
     """Load (once per process) the backbone of `cfg.model.name` with head `cfg.prompt.head`.
 
     Raises:
-        UsageError: unknown model or head, a missing head asset, or `mlm-adapt` (not built yet).
+        UsageError: unknown model or head, or a missing head asset.
     """
     name, head = cfg.model.name, cfg.prompt.head
     key = (name, head, cfg.head_build.tokens, cfg.head_build.eval_tokens, cfg.head_build.use_asset)
@@ -125,14 +141,9 @@ def load_backbone(cfg: Any) -> Backbone:
     from thunlp_repro.shared.corpora import tokenizer_fingerprint
     from thunlp_repro.shared.models import load_model
 
-    if head == "mlm-adapt":
-        raise UsageError(
-            "head=mlm-adapt (the M1 fallback, §2.6) has no builder yet; run with "
-            "prompt.head=restored and read gate M1"
-        )
     card: dict[str, Any] = {}
-    if head == "restored" and not name.startswith("tiny-"):
-        folder, card = _restored_dir(name, cfg)
+    if head in ("restored", "mlm-adapt") and not name.startswith("tiny-"):
+        folder, card = _adapted_dir(name) if head == "mlm-adapt" else _restored_dir(name, cfg)
         mlm, tok = load_model(str(folder), "masked-lm")
     else:
         mlm, tok = load_model(name, "masked-lm")

@@ -72,8 +72,11 @@ __all__ = [
     "verify",
 ]
 
-# Derived assets: the restored MLM heads (`NAME-mlm`, prompt_transfer.md §2.6). Registered last,
-# since their specs build on the registry above; imports no torch.
+# Derived assets: the restored MLM heads (`NAME-mlm`, prompt_transfer.md §2.6) and their
+# `mlm-adapt` fallbacks (`NAME-mlm-adapt`). Registered last, since their specs build on the
+# registry above; neither imports torch.
+from thunlp_repro.shared.mlm_adapt import register_mlm_adapt as _register_mlm_adapt  # noqa: E402
 from thunlp_repro.shared.mlm_head import register_mlm_heads as _register_mlm_heads  # noqa: E402
 
 _register_mlm_heads()
+_register_mlm_adapt()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import require_assets
+from thunlp_repro.shared.mlm_head import CORPUS_ASSETS
+
 
 @pytest.fixture
 def tiny():
@@ -41,3 +44,22 @@ def _restore_asset_registry():
     ASSETS._entries.update(entries)
     ASSETS._meta.clear()
     ASSETS._meta.update(meta)
+
+
+@pytest.fixture
+def head_home(tmp_path, monkeypatch):
+    """A private `$THUNLP_REPRO_HOME` whose dependency assets (and corpus cache) link to the real
+    home's, so the derived asset is built into tmp_path without touching the installed ones."""
+    require_assets("minilm-l3", *CORPUS_ASSETS)
+    from thunlp_repro.shared.assets import asset_path
+    from thunlp_repro.shared.paths import home
+
+    real = home()
+    private = tmp_path / "home"
+    (private / "assets").mkdir(parents=True)
+    for name in ("minilm-l3", *CORPUS_ASSETS):
+        (private / "assets" / name).symlink_to(asset_path(name), target_is_directory=True)
+    (real / "corpora").mkdir(parents=True, exist_ok=True)
+    (private / "corpora").symlink_to(real / "corpora", target_is_directory=True)
+    monkeypatch.setenv("THUNLP_REPRO_HOME", str(private))
+    return private

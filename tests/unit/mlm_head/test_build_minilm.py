@@ -12,31 +12,9 @@ import json
 
 import pytest
 
-from tests.conftest import require_assets
-from thunlp_repro.shared.mlm_head import CORPUS_ASSETS
-
 pytestmark = pytest.mark.assets
 
 SMALL = {"tokens": 50_000, "eval_tokens": 25_000}
-
-
-@pytest.fixture
-def head_home(tmp_path, monkeypatch):
-    """A private `$THUNLP_REPRO_HOME` whose dependency assets (and corpus cache) link to the real
-    home's, so the derived asset is built into tmp_path without touching the installed ones."""
-    require_assets("minilm-l3", *CORPUS_ASSETS)
-    from thunlp_repro.shared.assets import asset_path
-    from thunlp_repro.shared.paths import home
-
-    real = home()
-    private = tmp_path / "home"
-    (private / "assets").mkdir(parents=True)
-    for name in ("minilm-l3", *CORPUS_ASSETS):
-        (private / "assets" / name).symlink_to(asset_path(name), target_is_directory=True)
-    (real / "corpora").mkdir(parents=True, exist_ok=True)
-    (private / "corpora").symlink_to(real / "corpora", target_is_directory=True)
-    monkeypatch.setenv("THUNLP_REPRO_HOME", str(private))
-    return private
 
 
 def test_small_head_on_minilm_l3_installs_loads_and_beats_the_baselines(head_home):
