@@ -1,10 +1,12 @@
 """`thunlp-repro prompt-transfer`: soft-prompt tuning and its transferability (spec §6).
 
 Verbs: `train` (PT of every task x seed; `--init` for vocab / labels / from_prompt), `matrix`
-(zero-shot transfer matrix with random baselines), `tpt` (transferred-prompt initialisation vs
-vanilla), `report` (gates M1-M10 computed from the stage files, the study report and, with
-`--results`, the results JSON), `all` (the stages in the order of §4.4 that exist here:
-train -> matrix -> tpt -> report; `--dry-run` prints the plan). Every verb works on one study
+(zero-shot transfer matrix with random baselines), `indicators` (E_avg, E_tok, ON, ... against
+the matrix, gates M7/M10), `tpt` (transferred-prompt initialisation vs vanilla), `project`
+(cross-model projector pairs and the cross-depth identity check, gates M8-M10), `report` (gates
+M1-M10 computed from the stage files, the study report and, with `--results`, the results JSON),
+`all` (§4.4's default order: train -> matrix -> indicators -> tpt -> report; `project` is
+scheduled separately, as the spec says; `--dry-run` prints the plan). Every verb works on one study
 folder `runs/prompt_transfer/<name>/` (name: `--name`, default the preset) whose artefacts are
 content-addressed: a rerun skips finished work and a killed stage resumes. Bad inputs (unknown
 task, backbone or stage, a label word that is not one token, a foreign or corrupt prompt file)
@@ -96,14 +98,16 @@ def _discard(study: Any, stage: str) -> None:
             shutil.rmtree(run)
         study.stage_path(name).unlink(missing_ok=True)
         return
-    folder = {"matrix": "cells", "tpt": "tpt"}.get(stage)
+    folder = {"matrix": "cells", "tpt": "tpt", "indicators": "indicators",
+              "project": "project"}.get(stage)  # fmt: skip
     if folder and (study.root / folder).exists():
         shutil.rmtree(study.root / folder)
     study.stage_path(stage).unlink(missing_ok=True)
 
 
 def _echo_stage(doc: dict[str, Any]) -> None:
-    typer.echo(f"{doc['stage']}: {doc['status']} in {doc['wall_s']:.0f} s")
+    reused = " (finished earlier; reused)" if doc.get("reused") else ""
+    typer.echo(f"{doc['stage']}: {doc['status']} in {doc['wall_s']:.0f} s{reused}")
 
 
 def _run(stage: str, study: Any, overwrite: bool, results: Path | None = None) -> Any:
@@ -160,6 +164,14 @@ def _command(stage: str, doc: str) -> None:
 
 _command("matrix", "Zero-shot transfer matrix (test, per seed; dev for seed 0) with baselines.")
 _command("tpt", "TPT: PT initialised from the best same-family (and cross-family) source.")
+_command(
+    "indicators",
+    "Transferability indicators (E_avg, E_tok, ON by layer window, ...) vs the matrix's R.",
+)
+_command(
+    "project",
+    "Cross-model projector (task tuning, distance) and the cross-depth identity check.",
+)
 
 
 @app.command("train", rich_help_panel="Train")
@@ -198,7 +210,8 @@ def all_(
     results: Path | None = ResultsOpt,
     dry_run: bool = DryRunOpt,
 ) -> None:
-    """train -> matrix -> tpt -> gates and report (spec §4.4 order), skipping finished work."""
+    """train -> matrix -> indicators -> tpt -> gates and report (spec §4.4), skipping finished
+    work; `project` runs separately."""
     if dry_run:
         from thunlp_repro.prompt_transfer.dryrun import dry_run_plan
 

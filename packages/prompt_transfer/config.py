@@ -1,10 +1,11 @@
 """`PromptTransferConfig`: the Prompt Transferability pipeline's typed config.
 
-Reproduces: prompt_transfer.md §2.5 (the prompt-tuning keys), §2.6 (`head`), §4.3 (mini
-hyperparameters) and §4.4 (`smoke`). Shared blocks (model, optim, train, eval, runtime) come from
-`thunlp_repro.shared.config`; this paper adds the soft prompt (`prompt`), its data handling
-(`data`) and the experiment plan (`exp`).
-Presets: `configs/prompt_transfer/{mini,smoke,paper}.yaml`.
+Reproduces: prompt_transfer.md §2.5 (the prompt-tuning keys), §2.6 (`head`), §2.9 (projector),
+§2.10 (indicators), §4.3 (mini hyperparameters) and §4.4 (`smoke`). Shared blocks (model,
+optim, train, eval, runtime) come from `thunlp_repro.shared.config`; this paper adds the soft
+prompt (`prompt`), its data handling (`data`), the experiment plan (`exp`) and the projector
+stage (`project`).
+Presets: `configs/prompt_transfer/{mini,smoke,quick,paper}.yaml`.
 No torch imports here.
 """
 
@@ -26,6 +27,16 @@ MaskSlot = Literal["prompt0", "after_prompt"]
 Positions = Literal["zero", "sequential"]
 HeadKind = Literal["restored", "tied", "native", "mlm-adapt"]
 INIT_KINDS = ("random", "vocab", "labels")
+PROJECTOR_MODES = ("task", "distance")
+PT_OVERRIDE_KEYS = ("max_steps", "eval_every", "max_length", "lr")
+PAIRS = (
+    "minilm-l6->mpnet-base",  # §4.3 projector (384 -> 768, like the paper's base -> large)
+    "minilm-l3->minilm-l6",  # §4.3 cross-depth: projector beside the identity map
+    "minilm-l6->minilm-l6",  # §4.4 smoke: one L6 -> L6 projector step (plumbing only)
+    "roberta-base->roberta-large",  # §3.3 paper projector runs
+    "bert-base-uncased->roberta-base",  # §1 official BERT-base -> RoBERTa-base setup
+)
+"""Backbone pairs the `project` stage accepts (MLM backbones with a verbalizer head)."""
 
 
 def _h(text: str) -> dict[str, str]:
@@ -163,6 +174,90 @@ class ExpConfig:
             raise ConfigError("exp.random_draws must be >= 1")
 
 
+def _mini_pt_overrides() -> dict[str, dict[str, float]]:
+    # §4.3: MPNet's own prompts get 200 steps, a dev evaluation every 50, max 40 tokens
+    return {"mpnet-base": {"max_steps": 200, "eval_every": 50, "max_length": 40}}
+
+
+@dataclass
+class ProjectConfig:
+    """The `project` stage: cross-model projector pairs and the cross-depth check (§2.9, §4.3)."""
+
+    pairs: list[str] = field(
+        default_factory=lambda: ["minilm-l6->mpnet-base", "minilm-l3->minilm-l6"],
+        metadata=_h("SOURCE->TARGET backbone pairs (accepted: project_stage.PAIRS)"),
+    )
+    gate_pair: str = field(
+        default="minilm-l6->mpnet-base", metadata=_h("the pair gates M8 and M9 read")
+    )
+    train_tasks: list[str] = field(
+        default_factory=lambda: ["sent-movie", "sent-amazon"],
+        metadata=_h("F_train: the projector's training tasks, all of one family"),
+    )
+    eval_tasks: list[str] = field(
+        default_factory=lambda: [
+            "sent-movie",
+            "sent-amazon",
+            "sent-tweet",
+            "sent-nyt",
+            "trec",
+            "nli-news",
+        ],  # fmt: skip
+        metadata=_h("targets scored through the projector (training, held-out, other family)"),
+    )
+    modes: list[str] = field(
+        default_factory=lambda: list(PROJECTOR_MODES),
+        metadata=_h("task (verbalized CE through the frozen target) and/or distance"),
+    )
+    seed: int | None = field(default=None, metadata=_h("the one seed; null = exp.seeds[0]"))
+    hidden: int = field(default=768, metadata=_h("projector hidden width h"))
+    steps: int = field(default=200, metadata=_h("projector optimiser steps (both modes)"))
+    batch_size: int = field(default=16, metadata=_h("task-tuning examples per step"))
+    lr: float = field(default=5e-3, metadata=_h("AdamW LR (eps 1e-6), official projector"))
+    verbalizer: Literal["own", "union"] = field(
+        default="own", metadata=_h("own: each example's task words; union: one softmax")
+    )
+    pt: dict[str, dict[str, float]] = field(
+        default_factory=_mini_pt_overrides,
+        metadata=_h("PT overrides per non-study backbone: max_steps, eval_every, max_length, lr"),
+    )
+
+    def __post_init__(self) -> None:
+        if not self.pairs:
+            raise ConfigError("project.pairs is empty")
+        unknown = [p for p in self.pairs if p not in PAIRS]
+        if unknown:
+            raise ConfigError(
+                f"unknown backbone pair '{unknown[0]}' in project.pairs; accepted: "
+                f"{', '.join(PAIRS)}"
+            )
+        if self.gate_pair not in self.pairs:
+            raise ConfigError(
+                f"project.gate_pair '{self.gate_pair}' is not among project.pairs: "
+                f"{', '.join(self.pairs)}"
+            )
+        bad = [m for m in self.modes if m not in PROJECTOR_MODES]
+        if bad or not self.modes:
+            raise ConfigError(
+                f"project.modes {self.modes} must be a non-empty subset of task, distance"
+            )
+        missing = [t for t in self.train_tasks if t not in self.eval_tasks]
+        if not self.train_tasks or missing:
+            raise ConfigError(
+                "project.train_tasks must be a non-empty subset of project.eval_tasks"
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+        if min(self.steps, self.batch_size, self.hidden) < 1 or self.lr <= 0:
+            raise ConfigError("project.steps, batch_size and hidden must be >= 1 and lr > 0")
+        for name, over in self.pt.items():
+            unknown = [k for k in over if k not in PT_OVERRIDE_KEYS]
+            if unknown:
+                raise ConfigError(
+                    f"project.pt.{name}: unknown key(s) {', '.join(unknown)}; "
+                    f"accepted: {', '.join(PT_OVERRIDE_KEYS)}"
+                )
+
+
 @dataclass
 class PromptTransferConfig:
     """Top-level config of `thunlp-repro prompt-transfer`."""
@@ -176,4 +271,5 @@ class PromptTransferConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     exp: ExpConfig = field(default_factory=ExpConfig)
+    project: ProjectConfig = field(default_factory=ProjectConfig)
     task: str = field(default="sent-movie", metadata=_h("task of a single `train` run"))

@@ -1,7 +1,8 @@
 """Registered experiment `prompt_transfer/transfer` for `reproduce-all` (conventions.md §2.11).
 
-Reproduces: prompt_transfer.md §4.4 (`all` = train -> matrix -> tpt -> report on the `mini`
-preset) and §5.1 (the gates, computed from the stage files). Profiles: `quick` runs the reduced
+Reproduces: prompt_transfer.md §4.4 (train -> matrix -> tpt -> report on the `mini` preset; the
+`indicators` and `project` stages of gates M7-M10 run through `prompt-transfer all` / `project`)
+and §5.1 (the gates, computed from the stage files). Profiles: `quick` runs the reduced
 headline preset `configs/prompt_transfer/quick.yaml` (the within- vs cross-family gap of gate M2 on
 MiniLM-L6, one seed, ~7 min on 2 cores); `full` runs `mini` (~1 h 45 min); `paper` is the GPU
 preset, planned by `thunlp-repro prompt-transfer all --preset paper --dry-run`. The experiment
@@ -25,11 +26,11 @@ MINUTES = {"quick": 8.0, "full": 110.0}
 def run_transfer(preset: str, results_file: Path, overwrite: bool) -> None:
     """Run the study of `preset` (skipping finished work) and write its results JSON."""
     from .gates import compute_gates, format_gates
-    from .pipeline import RUN_STAGES, STAGE_RUNNERS, make_study
+    from .pipeline import HEADLINE_STAGES, STAGE_RUNNERS, make_study
     from .report import write_results_json, write_study_report
 
     study = make_study(preset)
-    for stage in RUN_STAGES:
+    for stage in HEADLINE_STAGES:
         doc = STAGE_RUNNERS[stage](study)
         logger.info("prompt_transfer %s: %s in %.0f s", stage, doc["status"], doc["wall_s"])
     gates = compute_gates(study.root, n_boot=study.cfg.exp.bootstrap)

@@ -268,7 +268,8 @@ def compute_gates(root: str | Path, n_boot: int = 1000) -> list[dict[str, str]]:
 
 
 def _merge_stage_gates(root: Path, gates: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Replace placeholder lines by the verdicts other stages wrote (M7–M10)."""
+    """Replace placeholder lines by the verdicts other stages wrote (M7–M10); the report-only
+    M10 joins the parts of every stage that wrote one (indicators, project)."""
     found: dict[str, dict[str, str]] = {}
     for path in sorted((root / "stages").glob("*.json")):
         if path.stem in ("train", "matrix", "tpt"):
@@ -280,6 +281,8 @@ def _merge_stage_gates(root: Path, gates: list[dict[str, str]]) -> list[dict[str
             if isinstance(g, dict) and g.get("id") in ("M7", "M8", "M9", "M10"):
                 line = {k: str(g.get(k, "")) for k in ("id", "shape", "status", "value")}
                 line["threshold"] = str(g.get("threshold", ""))
+                if g["id"] == "M10" and "M10" in found:  # report-only parts of two stages
+                    line["value"] = f"{found['M10']['value']}; {line['value']}"
                 found[g["id"]] = line
     return [found.get(g["id"], g) for g in gates]
 

@@ -1,9 +1,10 @@
 """Transferability indicators (spec prompt_transfer.md §2.10).
 
-Pure tensor functions: E_avg, E_tok, ON over layer windows, and Spearman rho (average ranks
-for ties, no scipy) of an indicator matrix against a transfer matrix, pooled over ordered
-off-diagonal pairs and per target (averaged over targets).
-Activation collection and the stage runner are not here yet.
+Pure tensor functions: E_avg, E_tok, E_pair, Euclidean, ON over layer windows and its raw-cosine
+variant ON_raw, and Spearman rho (average ranks for ties, no scipy) of an indicator matrix
+against a transfer matrix, pooled over ordered off-diagonal pairs and per target (averaged over
+targets), with a bootstrap CI that resamples targets. Activations come from `neurons.py`; the
+stage runner is `indicator_stage.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,25 @@ def e_avg(p: torch.Tensor, q: torch.Tensor) -> float:
 def e_tok(p: torch.Tensor, q: torch.Tensor) -> float:
     """Cosine of the flattened, token-aligned prompts."""
     return float(torch.nn.functional.cosine_similarity(p.reshape(-1), q.reshape(-1), dim=0))
+
+
+def e_pair(p: torch.Tensor, q: torch.Tensor) -> float:
+    """Mean cosine over all token pairs (1/n^2) sum_ij cos(p_i, q_j)."""
+    pn = torch.nn.functional.normalize(p, dim=-1)
+    qn = torch.nn.functional.normalize(q, dim=-1)
+    return float((pn @ qn.t()).mean())
+
+
+def euclidean(p: torch.Tensor, q: torch.Tensor) -> float:
+    """1 / (1 + ||vec(P) - vec(Q)||): a similarity, so larger means closer."""
+    return 1.0 / (1.0 + float(torch.linalg.vector_norm(p.reshape(-1) - q.reshape(-1))))
+
+
+def on_raw(acts_p: list[torch.Tensor], acts_q: list[torch.Tensor], window: list[int]) -> float:
+    """ON_raw (the 2.0 form): cosine of the raw, non-binarised activations over ``window``."""
+    ap = torch.cat([acts_p[i].float() for i in window])
+    aq = torch.cat([acts_q[i].float() for i in window])
+    return float(torch.nn.functional.cosine_similarity(ap, aq, dim=0))
 
 
 def on_overlap(acts_p: list[torch.Tensor], acts_q: list[torch.Tensor], window: list[int]) -> float:
@@ -81,18 +101,67 @@ def correlate(ind: list[list[float]], transfer: list[list[float]]) -> dict[str, 
     return {"pooled": spearman(xs, ys), "per_target": sum(per) / len(per) if per else float("nan")}
 
 
-def scatter_plot(xs: list[float], ys: list[float], rho: float, name: str, path: str) -> None:
-    """One indicator-vs-transfer scatter with rho in the title (matplotlib, Agg backend)."""
-    import matplotlib
+def correlate_ci(
+    ind: list[list[float]], transfer: list[list[float]], n_boot: int = 1000, seed: int = 0
+) -> dict[str, list[float]]:
+    """95% percentile CIs of the pooled and per-target rho, resampling targets (§2.10).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    A resample keeps every source and draws the targets (columns) with replacement; a target
+    drawn twice contributes its pairs twice to the pooled rho.
+    """
+    import numpy as np
 
-    fig, ax = plt.subplots(figsize=(4, 3))
-    ax.scatter(xs, ys, s=10)
-    ax.set_xlabel(name)
-    ax.set_ylabel("relative transfer R (%)")
-    ax.set_title(f"{name}: Spearman rho = {rho:.2f}")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    n = len(ind)
+    rng = np.random.default_rng(seed)
+    pooled, per = [], []
+    own = [
+        spearman(
+            [ind[s][t] for s in range(n) if s != t], [transfer[s][t] for s in range(n) if s != t]
+        )
+        for t in range(n)
+    ]
+    for _ in range(n_boot):
+        pick = rng.integers(0, n, size=n).tolist()
+        xs = [ind[s][t] for t in pick for s in range(n) if s != t]
+        ys = [transfer[s][t] for t in pick for s in range(n) if s != t]
+        pooled.append(spearman(xs, ys))
+        vals = [own[t] for t in pick if not math.isnan(own[t])]
+        per.append(sum(vals) / len(vals) if vals else float("nan"))
+
+    def ci(stats: list[float]) -> list[float]:
+        finite = [v for v in stats if not math.isnan(v)]
+        if not finite:
+            return [float("nan"), float("nan")]
+        return [float(v) for v in np.quantile(finite, [0.025, 0.975])]
+
+    return {"pooled_ci": ci(pooled), "per_target_ci": ci(per)}
+
+
+def scatter_plot(
+    xs: list[float],
+    ys: list[float],
+    rho: float,
+    name: str,
+    path: str,
+    groups: list[str] | None = None,
+) -> None:
+    """One indicator-vs-transfer scatter with rho in the title, points coloured by ``groups``
+    (e.g. same / cross family); the report's fixed style and dpi (shared.reporting.plots)."""
+    from thunlp_repro.shared.reporting.plots import pyplot, save_png
+
+    labels = groups or [""] * len(xs)
+    with pyplot() as plt:
+        fig, ax = plt.subplots(figsize=(4.5, 3.4))
+        for g, colour in zip(sorted(set(labels)), ("tab:blue", "tab:orange", "tab:green"),
+                             strict=False):  # fmt: skip
+            idx = [i for i, lab in enumerate(labels) if lab == g]
+            ax.scatter([xs[i] for i in idx], [ys[i] for i in idx], s=12, c=colour,
+                       label=g or None)  # fmt: skip
+        if groups:
+            ax.legend()
+        ax.set_xlabel(f"{name} (similarity)")
+        ax.set_ylabel("relative transfer R (%)")
+        ax.set_title(f"{name}: Spearman rho = {rho:.2f}", fontsize=9)
+        fig.tight_layout()
+        save_png(fig, path)
+        plt.close(fig)

@@ -1,16 +1,18 @@
 """The stages of `thunlp-repro prompt-transfer`: train, matrix, tpt (then gates and report).
 
-Reproduces: prompt_transfer.md §4.4 (stage order `train → matrix → tpt → report`), §2.7 (the full
+Reproduces: prompt_transfer.md §4.4 (stage order `train → matrix → indicators → tpt → report`;
+`project`, the §2.9 projector and cross-depth check, is scheduled separately), §2.7 (the full
 source × target matrix with `rand-init`, `rand-uniform` and `majority` columns, per seed, plus the
 seed-0 dev matrix that picks TPT sources, §7 pitfall 8) and §2.8 (TPT arms `tpt-task`,
 `tpt-cross`; `vanilla` reuses the train stage's runs: same seeds, same logged curve).
 
 State lives in one folder `runs/prompt_transfer/<name>/` (name defaults to the preset):
-`prompts/` and `tpt/` hold content-addressed PT runs, `cells/` one JSON per matrix cell keyed by
-(prompt sha256, target, split, backbone, head, data), `stages/<stage>.json` each stage's summary
-with its wall time. A rerun skips finished work; a killed stage resumes at the first unfinished
-run or cell. `--max-minutes` stops starting new work after the limit and marks the stage
-`partial`.
+`prompts/` and `tpt/` hold content-addressed PT runs (`project/` and `indicators/` those of
+their stages, `project_stage.py` and `indicator_stage.py`), `cells/` one JSON per matrix cell
+keyed by (prompt sha256, target, split, backbone, head, data), `stages/<stage>.json` each
+stage's summary with its wall time. A rerun skips finished work; a killed stage resumes at
+the first unfinished run or cell. `--max-minutes` stops starting new work after the limit
+and marks the stage `partial`.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from .data import TaskData, load_task
 logger = logging.getLogger(__name__)
 
 RANDOM_COLUMNS = ("rand-init", "rand-uniform")
-STAGES = ("train", "matrix", "tpt", "report")
-RUN_STAGES = ("train", "matrix", "tpt")
-"""What `all` runs before `report` (§4.4's order; `indicators` and `project` are separate)."""
+STAGES = ("train", "matrix", "indicators", "tpt", "project", "report")
+RUN_STAGES = ("train", "matrix", "indicators", "tpt")
+"""What `all` runs before `report` (§4.4's default order; `project` is scheduled separately)."""
+HEADLINE_STAGES = ("train", "matrix", "tpt")
+"""What `reproduce-all`'s experiment runs: gates M1-M6 (the quick profile keeps its time)."""
 
 
 class Budget:
@@ -98,7 +102,12 @@ def make_study(
 
 
 class Study:
-    """One study folder: the config, the backbone, the tasks and the stage files."""
+    """One study folder: the config, its backbones, the tasks and the stage files.
+
+    The study backbone is `cfg.model.name`; the `project` stage (§2.9, §4.3 cross-depth) also
+    opens other backbones through `backbone(name)`, each with its config view `cfg_for(name)`
+    and its own tokenisation of the tasks (`task(name, backbone)`).
+    """
 
     def __init__(
         self, cfg: Any, root: Path, preset: str = "custom", budget: Budget | None = None
@@ -109,19 +118,43 @@ class Study:
         self.budget = budget or Budget(None)
         for t in cfg.exp.tasks:
             get_task(t)  # unknown task: one clear line before any work
-        self._bb: Backbone | None = None
-        self._tasks: dict[str, TaskData] = {}
+        self._backbones: dict[str, Backbone] = {}
+        self._tasks: dict[tuple[str, str], TaskData] = {}
+        self._models: dict[str, Any] = {}
 
     @property
     def bb(self) -> Backbone:
-        if self._bb is None:
-            self._bb = load_backbone(self.cfg)
-        return self._bb
+        return self.backbone()
 
-    def task(self, name: str) -> TaskData:
-        if name not in self._tasks:
-            self._tasks[name] = load_task(name, self.bb.tokenizer, self.cfg)
-        return self._tasks[name]
+    def backbone(self, name: str | None = None) -> Backbone:
+        """The study backbone, or backbone `name` loaded with the same head recipe."""
+        name = name or self.cfg.model.name
+        if name not in self._backbones:
+            self._backbones[name] = load_backbone(self.cfg_for(name))
+        return self._backbones[name]
+
+    def cfg_for(self, name: str) -> Any:
+        """The config of backbone `name`: the study's, plus its `project.pt` PT overrides."""
+        cfg = self.cfg
+        if name == cfg.model.name:
+            return cfg
+        over = cfg.project.pt.get(name, {})
+        train = replace(cfg.train, **{k: int(over[k]) for k in ("max_steps", "eval_every")
+                                      if k in over})  # fmt: skip
+        data, optim = cfg.data, cfg.optim
+        if "max_length" in over:
+            data = replace(data, max_length=int(over["max_length"]))
+        if "lr" in over:
+            optim = replace(optim, lr=float(over["lr"]))
+        model = replace(cfg.model, name=name)
+        return replace(cfg, model=model, train=train, data=data, optim=optim)
+
+    def task(self, name: str, backbone: str | None = None) -> TaskData:
+        backbone = backbone or self.cfg.model.name
+        if (backbone, name) not in self._tasks:
+            tok = self.backbone(backbone).tokenizer
+            self._tasks[backbone, name] = load_task(name, tok, self.cfg_for(backbone))
+        return self._tasks[backbone, name]
 
     @property
     def tasks(self) -> list[str]:
@@ -148,18 +181,20 @@ class Study:
     def write_stage(self, stage: str, doc: dict[str, Any]) -> Path:
         return atomic_write_json(self.stage_path(stage), doc)
 
-    def model(self) -> Any:
-        """One soft-prompt model around the backbone, reused to score every prompt."""
+    def model(self, backbone: str | None = None) -> Any:
+        """One soft-prompt model around a backbone, reused to score every prompt on it."""
         from .prompt import random_prompt
         from .train import build_model
 
-        if not hasattr(self, "_model"):
-            p = self.cfg.prompt
-            self._model = build_model(
-                self.cfg, self.bb, random_prompt(p.length, self.bb.width, p.init_std, 0)
+        backbone = backbone or self.cfg.model.name
+        if backbone not in self._models:
+            bb, p = self.backbone(backbone), self.cfg.prompt
+            model = build_model(
+                self.cfg_for(backbone), bb, random_prompt(p.length, bb.width, p.init_std, 0)
             )
-            self._model.eval()
-        return self._model
+            model.eval()
+            self._models[backbone] = model
+        return self._models[backbone]
 
 
 # ------------------------------------------------------------------------------------ train
@@ -232,11 +267,21 @@ def run_train(study: Study) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ matrix
 
 
-def cell(study: Study, prompt: Any, prompt_sha: str, target: str, split: str) -> dict[str, Any]:
-    """Score one prompt on one target split (cached by content key)."""
+def cell(
+    study: Study,
+    prompt: Any,
+    prompt_sha: str,
+    target: str,
+    split: str,
+    backbone: str | None = None,
+    folder: str = "cells",
+    before_new: Any = None,
+) -> dict[str, Any]:
+    """Score one prompt on one target split of a backbone (cached by content key in `folder`);
+    `before_new` is called before a cell that is not cached is scored (a budget check)."""
     from .evaluate import score
 
-    c, bb = study.cfg, study.bb
+    c, bb = study.cfg_for(backbone or study.cfg.model.name), study.backbone(backbone)
     key = content_key(
         {
             "prompt": prompt_sha,
@@ -254,21 +299,24 @@ def cell(study: Study, prompt: Any, prompt_sha: str, target: str, split: str) ->
             "slot": [c.prompt.mask_slot, c.prompt.positions],
         }
     )
-    path = study.root / "cells" / f"{key}.json"
+    path = study.root / folder / f"{key}.json"
     if path.is_file():
         return read_json(path)
-    s = score(study.model(), bb.tokenizer, study.task(target), split, c.exp.eval_batch_size, prompt)
+    if before_new is not None:
+        before_new()
+    task = study.task(target, backbone)
+    s = score(study.model(backbone), bb.tokenizer, task, split, c.exp.eval_batch_size, prompt)
     doc = {"target": target, "split": split, "prompt_sha256": prompt_sha, **s}
     atomic_write_json(path, doc)
     return doc
 
 
-def _random_prompts(study: Study) -> dict[str, list[tuple[Any, str]]]:
+def _random_prompts(study: Study, width: int | None = None) -> dict[str, list[tuple[Any, str]]]:
     """`rand-init` N(0, init_std²) and `rand-uniform` U[0, 1) prompts, `random_draws` each."""
     from .artefacts import tensor_sha256
     from .prompt import random_prompt, uniform_prompt
 
-    p, d = study.cfg.prompt, study.bb.width
+    p, d = study.cfg.prompt, width or study.bb.width
     out: dict[str, list[tuple[Any, str]]] = {c: [] for c in RANDOM_COLUMNS}
     for k in range(study.cfg.exp.random_draws):
         for col, t in (
@@ -311,11 +359,14 @@ def _matrix(
     return {"acc": acc, "f1": f1}
 
 
-def _seed_prompts(study: Study, train: dict[str, Any], seed: int) -> dict[str, tuple[Any, str]]:
+def _seed_prompts(
+    study: Study, train: dict[str, Any], seed: int | str, tasks: list[str] | None = None
+) -> dict[str, tuple[Any, str]]:
+    """The trained prompt and its hash per task for one seed, checked against the backbone."""
     from .artefacts import check_compatible, tensor_sha256
 
     out = {}
-    for t in study.tasks:
+    for t in study.tasks if tasks is None else tasks:
         run = train["runs"].get(t, {}).get(str(seed))
         if run is None:
             raise UsageError(f"no trained prompt for {t} seed {seed}; rerun the train stage")
@@ -496,4 +547,24 @@ def run_tpt(study: Study) -> dict[str, Any]:
     return doc
 
 
-STAGE_RUNNERS = {"train": run_train, "matrix": run_matrix, "tpt": run_tpt}
+def run_indicators(study: Study) -> dict[str, Any]:
+    """Stage `indicators` (§2.10): see `indicator_stage.run_indicators`."""
+    from .indicator_stage import run_indicators as run
+
+    return run(study)
+
+
+def run_project(study: Study) -> dict[str, Any]:
+    """Stage `project` (§2.9, §4.3 cross-depth): see `project_stage.run_project`."""
+    from .project_stage import run_project as run
+
+    return run(study)
+
+
+STAGE_RUNNERS = {
+    "train": run_train,
+    "matrix": run_matrix,
+    "indicators": run_indicators,
+    "tpt": run_tpt,
+    "project": run_project,
+}

@@ -2,7 +2,8 @@
 
 Reproduces: prompt_transfer.md §6 (R1 heat map with the seed-std panel and the committed
 RoBERTa-base matrix beside it, R2 grouped summary with a paper column, R3 TPT curves and table,
-R6 verdicts, R7 the run card's wall time per stage). One renderer serves the study folder's own
+R4 indicators and R5 projector (`report_sections.py`), R6 verdicts, R7 the run card's hardware
+and wall time per stage). One renderer serves the study folder's own
 report (`runs/prompt_transfer/<name>/report/report.md`) and the shared report's section
 (`thunlp-repro report` -> `reports/prompt_transfer.md`), which reads the study's results JSON.
 """
@@ -19,6 +20,8 @@ from thunlp_repro.shared.io import atomic_write_text, read_json
 from thunlp_repro.shared.reporting.report import register_section
 
 REFERENCE = Path(__file__).parent / "reference" / "roberta_base_matrix.csv"
+RUN_STAGES = ("train", "matrix", "indicators", "tpt", "project")
+"""Stage files a report reads, in the order of their wall-time rows."""
 PAPER_BY_FAMILY = {  # RoBERTa-base, by target type: same / cross (random) [repo], spec §1
     "sentiment": "81 / 54 (39)",
     "nli": "77 / 46 (45)",
@@ -342,7 +345,15 @@ def render(doc: dict[str, Any], out: Path) -> str:
                 rows,
             )
         )
-    walls = [[s, doc[s]["wall_s"]] for s in ("train", "matrix", "tpt") if doc.get(s)]
+    if doc.get("indicators"):
+        from .report_sections import render_indicators
+
+        parts.append(render_indicators(doc["indicators"], out, _table, _csv))
+    if doc.get("project"):
+        from .report_sections import render_projector
+
+        parts.append(render_projector(doc["project"], out, _table, _csv))
+    walls = [[s, doc[s]["wall_s"]] for s in RUN_STAGES if doc.get(s)]
     hw = doc.get("hardware", {})
     parts.append(
         f"\n### Wall time per stage\n\nHardware: {hw.get('cpu', '?')} "
@@ -366,7 +377,7 @@ def study_document(root: Path, gates: list[dict[str, str]]) -> dict[str, Any]:
             "device": "cpu",
         },
     }
-    for s in ("train", "matrix", "tpt"):
+    for s in RUN_STAGES:
         path = root / "stages" / f"{s}.json"
         if path.is_file():
             stage = read_json(path)
@@ -393,7 +404,7 @@ def run_card(doc: dict[str, Any]) -> dict[str, Any]:
         "backbone": {k: bb.get(k) for k in ("backbone", "backbone_sha256", "width", "layers")},
         "head": {k: bb.get(k) for k in ("head", "head_sha256")} | {"card": bb.get("head_card")},
         "data_card": {"majority_test": train.get("majority"), "family": train.get("family")},
-        "wall_s": {s: doc[s]["wall_s"] for s in ("train", "matrix", "tpt") if doc.get(s)},
+        "wall_s": {s: doc[s]["wall_s"] for s in RUN_STAGES if doc.get(s)},
         "gates": {g["id"]: g["status"] for g in doc["gates"]},
     }
     return card
@@ -451,7 +462,7 @@ def write_results_json(study: Any, gates: list[dict[str, str]], root: str | Path
     from thunlp_repro.shared.reporting.results import build_results, write_results
 
     doc = study_document(study.root, gates)
-    walls = {s: doc[s]["wall_s"] for s in ("train", "matrix", "tpt") if doc.get(s)}
+    walls = {s: doc[s]["wall_s"] for s in RUN_STAGES if doc.get(s)}
     res = build_results(
         run_info={"paper": "prompt_transfer", "experiment": "transferability", "table": TABLE,
                   "preset": study.preset, "status": "ok", "duration_s": sum(walls.values())},

@@ -26,6 +26,20 @@ def echo_summary(doc: dict[str, Any], echo: Callable[[str], Any]) -> None:
                 for k in ("same", "cross", "gap", "rand-init", "rand-uniform")
             )
         )
+    elif stage == "indicators" and doc["status"] == "ok":
+        m = doc["mean"]
+        echo("  pooled rho: " + "  ".join(
+            f"{k} {m[k]['pooled']['mean']:.2f}" for k in ("ON_all", "E_avg", "E_tok", "oracle")
+        ))  # fmt: skip
+    elif stage == "project":
+        for name, p in doc["pairs"].items():
+            if p["status"] != "ok":
+                echo(f"  {name}: {p['status']} ({p.get('reason', '')})")
+                continue
+            rs = ", ".join(
+                f"{m} {sum(v['R'].values()) / len(v['R']):.1f}" for m, v in p["modes"].items()
+            )
+            echo(f"  {name}: mean R over {len(p['groups'])} targets: {rs}")
     elif stage == "tpt":
         for r in doc["rows"]:
             echo(

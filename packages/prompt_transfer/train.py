@@ -153,6 +153,7 @@ def run_pt(
     *,
     tag: str = "pt",
     preset: str = "custom",
+    before_new: Any = None,
 ) -> dict[str, Any]:
     """Train (or reuse) one prompt; return its `results.json` document.
 
@@ -164,6 +165,7 @@ def run_pt(
         root: Folder holding the content-addressed run folders.
         tag: Short name of the arm in the folder name (`pt`, `tpt-task`, ...).
         preset: Recorded in `results.json`.
+        before_new: Called before a run that is not finished yet starts (a budget check).
     """
     from thunlp_repro.shared import env
     from thunlp_repro.shared.config import to_dict
@@ -177,6 +179,8 @@ def run_pt(
     folder = root / f"{task.name}-s{seed}-{tag}-{key}"
     if (folder / "results.json").is_file() and (folder / "export" / PROMPT_FILE).is_file():
         return read_json(folder / "results.json")
+    if before_new is not None:
+        before_new()
     run = RunDir.open("prompt_transfer", run_dir=folder, overwrite=True)
     handler = run.attach_log()
     try:
