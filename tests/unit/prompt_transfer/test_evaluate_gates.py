@@ -93,6 +93,7 @@ def test_failed_gates_are_reported_with_numbers(tmp_path):
     by = {g["id"]: g for g in gates.compute_gates(tmp_path, n_boot=50)}
     # a1 is 55 vs majority 50 + 10: it misses, so M1 needs 4 of 4 and fails
     assert by["M1"]["status"] == "FAIL" and "missed: a1" in by["M1"]["value"]
+    assert "rerun with prompt.head=mlm-adapt" in by["M1"]["value"]
     # M2-M4 still run on the 3 kept tasks: a2 has no partner left, so M4 has no target
     assert by["M4"]["status"] == "FAIL" and "0/0" in by["M4"]["value"]
     assert by["M5"]["status"] == "not run"
@@ -109,3 +110,13 @@ def test_tpt_gates_without_a_tpt_arm_are_not_run(tmp_path):
     _write(tmp_path, "tpt", {"rows": []})
     by = {g["id"]: g for g in gates.compute_gates(tmp_path, n_boot=20)}
     assert by["M5"]["status"] == "not run" and by["M6"]["status"] == "not run"
+
+
+def test_m1_on_the_fallback_head_does_not_suggest_it_again(tmp_path):
+    _study(tmp_path, own={"a1": 55.0, "a2": 50.0, "b1": 60.0, "c": 40.0})
+    path = tmp_path / "stages" / "train.json"
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "backbone": {"head": "mlm-adapt"}}))
+    (m1,) = [g for g in gates.compute_gates(tmp_path, n_boot=50) if g["id"] == "M1"]
+    assert m1["status"] == "FAIL" and "already on the spec §2.6 fallback" in m1["value"]
+    assert "rerun with" not in m1["value"]
