@@ -7,7 +7,8 @@ Reproduces: prompt_transfer.md §5.1:
 - M8: the projector pair's held-out same-family targets reach mean R >= 70 and >= the target
   backbone's `rand-init` + 15, and its other-family targets stay within 10 points of `rand-init`.
 - M9: on the held-out same-family targets, task tuning >= distance minimisation.
-- M10 (report-only): ON by window, ON_raw, the cross-depth identity map vs the projector.
+- M10 (report-only): ON by window, ON_raw, on_input=task, the cross-depth identity map vs the
+  projector.
 Each stage writes its lines into its stage file; `gates._merge_stage_gates` reads them.
 """
 
@@ -54,7 +55,7 @@ def m7(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def m10_indicators(doc: dict[str, Any]) -> dict[str, Any]:
-    """M10's indicator part: pooled rho of ON by layer window and of ON_raw (report-only)."""
+    """M10's indicator part: pooled rho of ON by layer window, ON_raw and on_input=task."""
     mean = doc["mean"]
     wins = [w for w in doc["windows"] if w != "all"]
     rhos = [mean[f"ON_{w}"]["pooled"]["mean"] for w in wins]
@@ -62,7 +63,8 @@ def m10_indicators(doc: dict[str, Any]) -> dict[str, Any]:
     parts = ", ".join(f"{w} {r:.2f}" for w, r in zip(wins, rhos, strict=True))
     value = (
         f"ON by window pooled rho: {parts} (top window >= bottom: {'yes' if upper else 'no'}); "
-        f"ON_raw {mean['ON_raw']['pooled']['mean']:.2f}; on_input=task not computed"
+        f"ON_raw {mean['ON_raw']['pooled']['mean']:.2f}; "
+        f"on_input=task {mean['ON_task']['pooled']['mean']:.2f}"
     )
     return _gate("M10", M10_SHAPE, REPORT, value, "report-only")
 

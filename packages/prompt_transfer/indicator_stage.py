@@ -2,11 +2,13 @@
 
 Reproduces: prompt_transfer.md §2.10. For each seed k of the matrix stage, the train stage's
 task prompts P_s^k are compared pairwise (every ordered off-diagonal pair s != t) by E_avg,
-E_tok, E_pair, Euclidean, ON over all layers and over the spec's layer windows, ON_raw and the
-oracle 1[fam(s) = fam(t)]. Each indicator is correlated (Spearman) with the matrix stage's
-R_k(s -> t) on test, pooled over the pairs and per target (averaged over targets), with a 95%
-bootstrap CI resampling targets; seeds are summarised as mean +- std. Scatter PNGs plot ON_all
-and E_avg against R, coloured by same / cross family.
+E_tok, E_pair, Euclidean, ON over all layers and over the spec's layer windows, ON_raw,
+`on_input=task` (as `ON_task`: the per-neuron active fractions of P_s and P_t over the first
+64 dev inputs of t, all layers; a variant, not ON) and the oracle 1[fam(s) = fam(t)]. Each
+indicator is correlated (Spearman) with the matrix stage's R_k(s -> t) on test, pooled over the
+pairs and per target (averaged over targets), with a 95% bootstrap CI resampling targets; seeds
+are summarised as mean +- std. Scatter PNGs plot ON_all and E_avg against R, coloured by same /
+cross family.
 
 Resume: each seed's result is one content-addressed JSON in `indicators/`; the stage file
 carries the key of all its inputs, so a rerun with the same prompts, R and settings returns it
@@ -26,6 +28,7 @@ from .artefacts import content_key
 
 EMBEDDING = ("E_avg", "E_tok", "E_pair", "Euclidean")
 SCATTERED = ("ON_all", "E_avg")
+ON_INPUTS = 64  # target inputs averaged by `on_input=task` (§2.10)
 
 
 def _pairs(tasks: list[str]) -> list[tuple[str, str]]:
@@ -38,12 +41,19 @@ def indicator_values(
 ) -> dict[str, dict[tuple[str, str], float]]:
     """I(s, t) of every indicator for every ordered pair of the given prompts."""
     from . import indicators as ind
-    from .neurons import mask_slot_activations
+    from .data import collate
+    from .neurons import active_fractions, mask_slot_activations
 
     tok = study.bb.tokenizer
     bos = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
     model = study.model()
     acts = {t: mask_slot_activations(model, p, bos) for t, (p, _) in prompts.items()}
+    frac = {}  # (prompt task, input task) -> active fractions, for `on_input=task`
+    for t in prompts:
+        batch = collate(tok, study.task(t).splits["dev"][:ON_INPUTS])
+        batch.pop("labels", None)
+        for s, (p, _) in prompts.items():
+            frac[s, t] = active_fractions(model, p, batch)
     emb = {"E_avg": ind.e_avg, "E_tok": ind.e_tok, "E_pair": ind.e_pair,
            "Euclidean": ind.euclidean}  # fmt: skip
     out: dict[str, dict[tuple[str, str], float]] = {}
@@ -53,6 +63,7 @@ def indicator_values(
         for w, layers in windows.items():
             row[f"ON_{w}"] = ind.on_overlap(acts[s], acts[t], layers)
         row["ON_raw"] = ind.on_raw(acts[s], acts[t], windows["all"])
+        row["ON_task"] = ind.on_fraction(frac[s, t], frac[t, t], windows["all"])
         row["oracle"] = float(family[s] == family[t])
         for k, v in row.items():
             out.setdefault(k, {})[s, t] = v
@@ -134,6 +145,7 @@ def run_indicators(study: Any) -> dict[str, Any]:
         "rel": content_key({s: matrix["per_seed"][s]["rel"] for s in seeds}),
         "backbone": study.bb.info["backbone_sha256"], "windows": windows, "n_boot": n_boot,
         "slot": [study.cfg.prompt.mask_slot, study.cfg.prompt.positions],
+        "on_inputs": ON_INPUTS,
     })  # fmt: skip
     path = study.stage_path("indicators")
     if path.is_file():

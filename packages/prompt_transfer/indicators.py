@@ -51,6 +51,13 @@ def on_overlap(acts_p: list[torch.Tensor], acts_q: list[torch.Tensor], window: l
     return float((bp * bq).sum()) / denom if denom > 0 else 0.0
 
 
+def on_fraction(frac_p: list[torch.Tensor], frac_q: list[torch.Tensor], window: list[int]) -> float:
+    """`on_input=task`: cosine of per-neuron active fractions over ``window`` (not ON itself)."""
+    fp = torch.cat([frac_p[i].float() for i in window])
+    fq = torch.cat([frac_q[i].float() for i in window])
+    return float(torch.nn.functional.cosine_similarity(fp, fq, dim=0))
+
+
 def layer_windows(num_layers: int) -> dict[str, list[int]]:
     """All layers plus contiguous windows: 3 layers for 12, 2 for 6, single layers for 3."""
     size = {12: 3, 6: 2, 3: 1}.get(num_layers, 3)

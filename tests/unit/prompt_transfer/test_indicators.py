@@ -13,6 +13,16 @@ def test_on_equals_hand_definition():
     assert math.isclose(ind.on_overlap(a, b, [0]), 1 / math.sqrt(2 * 2))
 
 
+def test_on_input_task_is_the_cosine_of_active_fractions():
+    p = [torch.tensor([1.0, 0.5, 0.0]), torch.tensor([0.25, 0.0])]
+    q = [torch.tensor([0.5, 0.5, 0.5]), torch.tensor([0.0, 1.0])]
+    # dot 0.5 + 0.25 = 0.75; |p|^2 = 1 + 0.25 + 0.0625, |q|^2 = 0.75 + 1
+    assert math.isclose(
+        ind.on_fraction(p, q, [0, 1]), 0.75 / math.sqrt(1.3125 * 1.75), rel_tol=1e-6
+    )
+    assert math.isclose(ind.on_fraction(p, q, [0]), 0.75 / math.sqrt(1.25 * 0.75), rel_tol=1e-6)
+
+
 def test_embedding_cosines():
     p = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     q = torch.tensor([[0.0, 1.0], [1.0, 0.0]])

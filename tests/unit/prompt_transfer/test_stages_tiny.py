@@ -102,7 +102,7 @@ def test_indicator_stage_numbers(study):
     assert doc["status"] == "ok" and doc["tasks"] == list(TASKS)
     seed = doc["per_seed"]["0"]
     assert set(seed["rho"]) == {"E_avg", "E_tok", "E_pair", "Euclidean", "ON_all", "ON_0-1",
-                                "ON_raw", "oracle"}  # fmt: skip
+                                "ON_raw", "ON_task", "oracle"}  # fmt: skip
     train, matrix = study.read_stage("train"), study.read_stage("matrix")
     prompts = {t: load_prompt(train["runs"][t]["0"]["prompt"])[0] for t in TASKS}
     rel = matrix["per_seed"]["0"]["rel"]
@@ -111,6 +111,7 @@ def test_indicator_stage_numbers(study):
                             rel_tol=1e-6)  # fmt: skip
         assert seed["R"][i] == rel[t][s]
         assert seed["values"]["oracle"][i] == float(FAMILY[s] == FAMILY[t])
+    assert all(0.0 < v <= 1.0 + 1e-6 for v in seed["values"]["ON_task"])
     assert math.isclose(seed["rho"]["E_tok"]["pooled"],
                         ind.spearman(seed["values"]["E_tok"], seed["R"]))  # fmt: skip
     gates = {g["id"]: g for g in doc["gates"]}
@@ -206,3 +207,25 @@ def test_unknown_pair_exits_2_naming_the_accepted(run_root):
     assert code == 2, out
     line = _error_line(out)
     assert "minilm-l6->bert" in line and "accepted: minilm-l6->mpnet-base" in line
+
+
+def test_active_fractions_ignore_padding_and_average_the_inputs(study):
+    from thunlp_repro.prompt_transfer.data import collate
+    from thunlp_repro.prompt_transfer.neurons import active_fractions
+
+    model, tok = study.model(), study.bb.tokenizer
+    rows = [dict(r) for r in study.task("trec").splits["dev"][:3]]
+    rows[1] = {**rows[1], "input_ids": rows[1]["input_ids"][:4], "token_type_ids": [0] * 4}
+    prompt = load_prompt(study.read_stage("train")["runs"]["trec"]["0"]["prompt"])[0]
+
+    def fractions(rs):
+        batch = collate(tok, rs)
+        batch.pop("labels")
+        return active_fractions(model, prompt, batch)
+
+    together = fractions(rows)  # row 1 is padded to the others' length here
+    alone = [fractions([r]) for r in rows]
+    for layer, frac in enumerate(together):
+        want = sum(a[layer] for a in alone) / len(rows)
+        assert torch.allclose(frac, want, atol=1e-6)
+        assert set(torch.unique(alone[0][layer]).tolist()) <= {0.0, 1.0}
