@@ -4,7 +4,7 @@ Reproduces: prompt_transfer.md §4.4 (train -> matrix -> tpt -> report on the `m
 `indicators` and `project` stages of gates M7-M10 run through `prompt-transfer all` / `project`)
 and §5.1 (the gates, computed from the stage files). Profiles: `quick` runs the reduced
 headline preset `configs/prompt_transfer/quick.yaml` (the within- vs cross-family gap of gate M2 on
-MiniLM-L6, one seed, ~7 min on 2 cores); `full` runs `mini` (~1 h 45 min); `paper` is the GPU
+MiniLM-L6, one seed, ~10 min on 2 cores); `full` runs `mini` (~1 h 45 min); `paper` is the GPU
 preset, planned by `thunlp-repro prompt-transfer all --preset paper --dry-run`. The experiment
 writes `results/<preset>/prompt_transfer/transfer.json`; the study folder
 `runs/prompt_transfer/<preset>/` keeps every content-addressed artefact, so a rerun skips
@@ -19,7 +19,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-MINUTES = {"quick": 8.0, "full": 110.0}
+MINUTES = {"quick": 10.0, "full": 110.0}  # quick: 10.1 min measured idle, 2 cores
 """Minutes on 2 CPU cores: quick measured (~7), full the spec §4.4 estimate."""
 
 
