@@ -217,6 +217,10 @@ class ProjectConfig:
     verbalizer: Literal["own", "union"] = field(
         default="own", metadata=_h("own: each example's task words; union: one softmax")
     )
+    tpt_model: bool = field(
+        default=True,
+        metadata=_h("also run tpt-model: B's PT on each eval task from the task-tuned g(P^A_t)"),
+    )
     pt: dict[str, dict[str, float]] = field(
         default_factory=_mini_pt_overrides,
         metadata=_h("PT overrides per non-study backbone: max_steps, eval_every, max_length, lr"),

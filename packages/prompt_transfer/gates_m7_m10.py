@@ -111,12 +111,18 @@ def m8_m9(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def m10_project(doc: dict[str, Any]) -> dict[str, Any]:
-    """M10's projector part: the cross-depth identity map against the projector (report-only)."""
-    parts = []
+    """M10's projector part: the cross-depth identity map against the projector, and tpt-model's
+    median speed-up to 95% of B's vanilla best (report-only)."""
+    from .tpt import median
+
+    parts, tpt = [], []
     for name, pair in doc["pairs"].items():
         if pair.get("status") != "ok":
             parts.append(f"{name} not run ({pair.get('reason', '')})")
             continue
+        if pair.get("tpt_model"):
+            sp = median([r["speedup_95"] for r in pair["tpt_model"].values()])
+            tpt.append(f"{name} median speedup_95 {sp:.2f}")
         if pair.get("identity") is None or pair["source"] == pair["target"]:
             continue
         ident = _group_mean(pair, pair["identity"], "held-out")
@@ -126,5 +132,5 @@ def m10_project(doc: dict[str, Any]) -> dict[str, Any]:
         diag = ", ".join(f"{k} diagonal {v['diagonal']:.1f}" for k, v in mats.items())
         parts.append(f"cross-depth {name}: held-out R identity {ident:.1f} vs projector {proj}"
                      + (f"; identity matrices {diag}" if diag else ""))  # fmt: skip
-    parts.append("tpt-model not run")
+    parts.append(f"tpt-model: {'; '.join(tpt)}" if tpt else "tpt-model not run")
     return _gate("M10", M10_SHAPE, REPORT, "; ".join(parts), "report-only")

@@ -46,27 +46,64 @@ def _acc(study: Any, prompt: Any, target: str, backbone: str) -> float:
     return doc["accuracy"]
 
 
-def prompts_on(
-    study: Any, backbone: str, tasks: list[str], seed: int, train: dict[str, Any] | None
-) -> dict[str, Any]:
-    """P^X_t for every task: the train stage's on the study backbone, else trained here."""
+def pt_on(study: Any, backbone: str, task: str, seed: int, train: dict[str, Any] | None):
+    """P^X_task and its run metrics (dev curve, test accuracy): the train stage's on the study
+    backbone, else a run trained (or reused) here from a random init."""
     from .artefacts import check_compatible, load_prompt
     from .train import run_pt
 
+    if backbone == study.cfg.model.name:
+        run = train["runs"][task][str(seed)]
+        tensor, meta = load_prompt(run["prompt"])
+        check_compatible(meta, study.bb.info, source=f"train-stage prompt of {task}")
+        return tensor, run
+    base = study.cfg_for(backbone)
+    cfg = replace(base, prompt=replace(base.prompt, init="random"))
+    res = run_pt(cfg, study.backbone(backbone), study.task(task, backbone), seed,
+                 study.root / "project" / "prompts", tag="pt", preset=study.preset,
+                 before_new=lambda: _go(study))  # fmt: skip
+    return load_prompt(res["metrics"]["prompt"])[0], res["metrics"]
+
+
+def prompts_on(
+    study: Any, backbone: str, tasks: list[str], seed: int, train: dict[str, Any] | None
+) -> dict[str, Any]:
+    """P^X_t for every task (`pt_on`)."""
+    return {t: pt_on(study, backbone, t, seed, train)[0] for t in tasks}
+
+
+def tpt_model(
+    study: Any, b: str, proj: Any, src: dict[str, Any], seed: int, train: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """`tpt-model` (§2.8): B's PT on each eval task initialised from g(P^A_t), same seed and
+    budget as B's vanilla run, compared on the dev curves (speed-ups to 90/95/100%)."""
+    import torch
+
+    from .artefacts import PROMPT_FILE, save_prompt, tensor_sha256
+    from .tpt import compare
+    from .train import run_pt
+
+    bb, base = study.backbone(b), study.cfg_for(b)
+    keys = ("backbone", "backbone_sha256", "head", "head_sha256", "tokenizer")
+    weights = content_key({k: tensor_sha256(v) for k, v in proj.state_dict().items()})
     out = {}
-    for t in tasks:
-        if backbone == study.cfg.model.name:
-            tensor, meta = load_prompt(train["runs"][t][str(seed)]["prompt"])
-            check_compatible(meta, study.bb.info, source=f"train-stage prompt of {t}")
-        else:
-            base = study.cfg_for(backbone)
-            cfg = replace(base, prompt=replace(base.prompt, init="random"))
-            bb = study.backbone(backbone)
-            res = run_pt(cfg, bb, study.task(t, backbone), seed, study.root / "project" / "prompts",
-                         tag="pt", preset=study.preset,
-                         before_new=lambda: _go(study))  # fmt: skip
-            tensor, _ = load_prompt(res["metrics"]["prompt"])
-        out[t] = tensor
+    for t in study.cfg.project.eval_tasks:
+        with torch.no_grad():
+            init = proj(src[t]).detach().contiguous()
+        folder = study.root / "project" / "tpt-model-init" / f"{t}-{tensor_sha256(init)[:16]}"
+        if not (folder / PROMPT_FILE).is_file():
+            meta = {**{k: bb.info[k] for k in keys}, "task": t, "seed": seed, "arm": "projected",
+                    "length": init.shape[0], "width": init.shape[1],
+                    "config_hash": content_key({"projector": weights,
+                                                "source": tensor_sha256(src[t])})}  # fmt: skip
+            save_prompt(init, folder, meta)
+        cfg = replace(base, prompt=replace(base.prompt, init=f"from_prompt:{folder}"))
+        arm = run_pt(cfg, bb, study.task(t, b), seed, study.root / "project" / "prompts",
+                     tag="tpt-model", preset=study.preset,
+                     before_new=lambda: _go(study))["metrics"]  # fmt: skip
+        van = pt_on(study, b, t, seed, train)[1]
+        out[t] = {**compare(van["curve"], arm["curve"]), "final_arm": arm["test_accuracy"],
+                  "final_vanilla": van["test_accuracy"]}  # fmt: skip
     return out
 
 
@@ -206,8 +243,8 @@ def run_pair(study: Any, pair: str, train: dict[str, Any] | None, seed: int) -> 
     draws = _random_prompts(study, bb_b.width)["rand-init"]
     rand = {t: sum(100.0 * _acc(study, p, t, b) for p, _ in draws) / len(draws) / own_acc[t]
             if own_acc[t] > 0 else float("nan") for t in pc.eval_tasks}  # fmt: skip
-    modes = {}
-    for mode, (proj, info) in train_projectors(study, a, b, src, own, seed).items():
+    modes, projectors = {}, train_projectors(study, a, b, src, own, seed)
+    for mode, (proj, info) in projectors.items():
         import torch
 
         with torch.no_grad():
@@ -215,11 +252,14 @@ def run_pair(study: Any, pair: str, train: dict[str, Any] | None, seed: int) -> 
         modes[mode] = {"R": rel(projected), "loss_first": info["losses"][0],
                        "loss_last": info["losses"][-1], "steps": info["steps"],
                        "wall_s": info["wall_s"]}  # fmt: skip
+    tpt = None
+    if pc.tpt_model and "task" in projectors:  # the paper's projector is the task-tuned one
+        tpt = tpt_model(study, b, projectors["task"][0], src, seed, train)
     doc = {
         "pair": pair, "source": a, "target": b, "status": "ok", "seed": seed,
         "widths": [bb_a.width, bb_b.width], "train_tasks": list(pc.train_tasks),
         "train_family": train_fam, "groups": groups, "own_acc": own_acc, "rand_init": rand,
-        "identity": rel(src) if same_space else None, "modes": modes,
+        "identity": rel(src) if same_space else None, "modes": modes, "tpt_model": tpt,
     }  # fmt: skip
     if matrices:
         doc["identity_matrices"] = {

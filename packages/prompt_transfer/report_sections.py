@@ -6,7 +6,7 @@ RoBERTa-base embedding rho [repo] and "PDF" for ON, the scatter of ON and E_avg 
 coloured by same / cross family) and R5 (`projector.md/.csv`: the target tasks in their three
 groups with B's own-prompt accuracy, `rand-init` R, identity R, task-tuning R and
 distance-minimisation R; the committed RoBERTa-base -> large sentiment values [repo] as the
-paper column; `tpt-model` is not run here).
+paper column; `tpt-model`'s speed-up to 95% of B's vanilla best and its final test accuracy).
 """
 
 from __future__ import annotations
@@ -76,19 +76,22 @@ def render_projector(doc: dict[str, Any], out: Path, table: Table, csv: Csv) -> 
     parts = ["\n### Cross-model projector and cross-depth check (R on the target backbone)\n\n"
              f"Seed {doc['seed']}; training tasks {', '.join(doc['train_tasks'])}. R = 100 · "
              "accuracy of the mapped prompt / the target backbone's own prompt (test). "
-             f"Paper: {PAPER_PROJECTOR}; tpt-model not run.\n"]  # fmt: skip
+             f"Paper: {PAPER_PROJECTOR}. tpt-model: B's PT initialised from the task-tuned "
+             "g(P^A_t), speed-up to 95% of B's vanilla best dev score (same seed, budget)."
+             "\n"]  # fmt: skip
     csv_rows, summary = [], []
     for name, pair in doc["pairs"].items():
         if pair["status"] != "ok":
             parts.append(f"\n`{name}`: {pair['status']} ({pair.get('reason', '')}).\n")
             continue
-        modes = list(pair["modes"])
+        modes, tpt = list(pair["modes"]), pair.get("tpt_model") or {}
         rows = []
         for t in sorted(pair["groups"], key=lambda t: (GROUP_ORDER[pair["groups"][t]], t)):
             ident = pair["identity"][t] if pair["identity"] else None
             vals = [pair["modes"][m]["R"][t] for m in modes]
+            arm = tpt.get(t, {})
             rows.append([t, pair["groups"][t], pair["own_acc"][t], pair["rand_init"][t],
-                         ident, *vals])  # fmt: skip
+                         ident, *vals, arm.get("speedup_95"), arm.get("final_arm")])  # fmt: skip
             csv_rows.append([name, *rows[-1]])
         for group in GROUP_ORDER:
             ts = [t for t, g in pair["groups"].items() if g == group]
@@ -101,7 +104,8 @@ def render_projector(doc: dict[str, Any], out: Path, table: Table, csv: Csv) -> 
         parts.append(f"\n`{name}` (widths {pair['widths'][0]} -> {pair['widths'][1]}; "
                      f"projector loss {losses}; {pair['wall_s']:.0f} s):\n\n")  # fmt: skip
         parts.append(table(["target", "group", "own acc", "rand-init R", "identity R",
-                            *[f"{m} R" for m in modes]], rows))  # fmt: skip
+                            *[f"{m} R" for m in modes], "tpt-model speedup_95",
+                            "tpt-model test acc"], rows))  # fmt: skip
         for k, m in pair.get("identity_matrices", {}).items():
             parts.append(f"\nIdentity matrix {k}: diagonal {m['diagonal']:.1f}, same-family "
                          f"{m['same']:.1f}, cross-family {m['cross']:.1f}.\n")  # fmt: skip
@@ -109,6 +113,6 @@ def render_projector(doc: dict[str, Any], out: Path, table: Table, csv: Csv) -> 
         parts.append("\nGroup means:\n\n" + projector_table(summary) + "\n")
     csv(out / "projector.csv",
         ["pair", "target", "group", "own_acc", "rand_init_R", "identity_R",
-         *[f"{m}_R" for m in doc["modes"]]],
+         *[f"{m}_R" for m in doc["modes"]], "tpt_model_speedup_95", "tpt_model_test_acc"],
         csv_rows)  # fmt: skip
     return "".join(parts)

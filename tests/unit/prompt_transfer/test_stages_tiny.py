@@ -163,6 +163,22 @@ def test_project_stage_numbers(study):
     held = pair["modes"]["task"]["R"]["sent-amazon"]
     assert f"held-out same-family R {held:.1f}" in gates["M8"]["value"]
     assert "cross-depth minilm-l3->minilm-l6" in gates["M10"]["value"]
+    # tpt-model: L6's PT from the task-tuned g(P^L3_t), against L6's vanilla curve by hand
+    from thunlp_repro.prompt_transfer.tpt import compare, median
+
+    tpt = pair["tpt_model"]
+    assert set(tpt) == set(TASKS)
+    (arm,) = (study.root / "project" / "prompts").glob("trec-s0-tpt-model-*")
+    arm_metrics = read_json(arm / "results.json")["metrics"]
+    vanilla = train["runs"]["trec"]["0"]
+    assert tpt["trec"] == {**compare(vanilla["curve"], arm_metrics["curve"]),
+                           "final_arm": arm_metrics["test_accuracy"],
+                           "final_vanilla": vanilla["test_accuracy"]}  # fmt: skip
+    init = sorted((study.root / "project" / "tpt-model-init").glob("trec-*"))[0]
+    with torch.no_grad():
+        assert torch.equal(load_prompt(init)[0], proj(src))  # the run starts at g(P^L3_trec)
+    sp = median([r["speedup_95"] for r in tpt.values()])
+    assert f"tpt-model: minilm-l3->minilm-l6 median speedup_95 {sp:.2f}" in gates["M10"]["value"]
     assert "minilm-l6->mpnet-base not run" in gates["M10"]["value"]
 
 
