@@ -2,8 +2,9 @@
 
 Reproduces: prompt_transfer.md §2.9 (both training modes, task tuning and distance
 minimisation, evaluated on the training, held-out same-family and other-family targets with the
-`rand-init` and identity references) and §4.3 (the mini pairs MiniLM-L6 -> MPNet and the
-cross-depth MiniLM-L3 -> MiniLM-L6 with the identity matrices both ways; one seed). The stage is
+`rand-init` and identity references; `tpt-model` of §2.8 from the task-tuned projector) and
+§4.3 (the mini pairs MiniLM-L6 -> MPNet and the cross-depth MiniLM-L3 -> MiniLM-L6 with the
+identity matrices both ways; one seed). The stage is
 scheduled apart from `all` (§4.4). A pair whose backbone or restored head is not installed
 (MPNet is opt-in) is recorded `not run` with the reason, and its gates read `not run`.
 
