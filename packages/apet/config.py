@@ -30,7 +30,8 @@ METHOD_NAMES = ("prompt", "prefix", "lora", "adapter", "bitfit", "ft", "apet-ele
 MATCHED = ("prompt", "bitfit", "lora", "adapter")
 """The four PET methods whose budgets APET is matched to (§4.5)."""
 
-STRUCTURED_POOLS = ("low", "mid", "high", "attn", "ffn", "norm_bias")
+# spelled as `pools.parse_pool` accepts them: the E1 plan passes them on as `cell.pool`
+STRUCTURED_POOLS = ("low", "mid", "high", "module=attn", "module=ffn", "module=norm_bias")
 POOLS = ("layers", "all", "linear", *STRUCTURED_POOLS)
 EXPERIMENTS = ("e1", "e2", "e3")
 PROFILES = {"smoke": "smoke", "quick": "quick", "full": "mini"}

@@ -41,3 +41,17 @@ def test_bad_values_are_usage_errors(override, needle):
 def test_unknown_key_suggests():
     with pytest.raises(ConfigError, match="did you mean"):
         load("smoke", "study.budget_log2=[4]")
+
+
+def test_every_e1_structured_pool_of_the_mini_plan_resolves_to_a_cell_pool():
+    """The E1 plan hands `study.structured_pools` on as `cell.pool`, which `parse_pool` reads."""
+    from thunlp_repro.apet.pools import parse_pool
+    from thunlp_repro.apet.sweep import cell_config, plan_cells
+
+    mini = load("mini")
+    plan = plan_cells(mini, ["minilm-l3"], ["e1"])
+    cells = [c for c in plan.by_table["e1-positions"] if c.pool != "layers"]
+    assert {c.pool for c in cells} == set(mini.study.structured_pools)
+    for cell in cells:
+        assert cell_config([], "mini", None, cell).cell.pool == cell.pool
+        assert parse_pool(cell.pool).kind in ("third", "module")
