@@ -54,6 +54,7 @@ MINI = [
 
 def test_catalogue_ids_and_groups():
     heads = ["minilm-l3-mlm", "minilm-l6-mlm", "mpnet-base-mlm"]  # derived, trained on request
+    heads += [f"{h}-adapt" for h in heads]  # the M1 fallback heads, adapted from those
     assert ASSETS.keys() == sorted([*MINI, "mpnet-base", "qwen-coder-1.5b", *heads])
     assert group("mini") == MINI
     assert group("opt-in") == sorted(["mpnet-base", "qwen-coder-1.5b", *heads])
@@ -75,7 +76,8 @@ def test_model_specs_describe_their_layout():
         assert spec.builder is not None and spec.license and spec.description
     models_ = {n for n in ASSETS.keys() if ASSETS.get(n).kind == "model"}
     assert models_ == {"minilm-l3", "minilm-l6", "mpnet-base", "qwen-coder-1.5b", "smollm2-135m",
-                       "minilm-l3-mlm", "minilm-l6-mlm", "mpnet-base-mlm"}  # fmt: skip
+                       "minilm-l3-mlm", "minilm-l6-mlm", "mpnet-base-mlm", "minilm-l3-mlm-adapt",
+                       "minilm-l6-mlm-adapt", "mpnet-base-mlm-adapt"}  # fmt: skip
 
 
 def test_payload_hashes_from_the_appendix():
