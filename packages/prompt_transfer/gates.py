@@ -22,6 +22,11 @@ from typing import Any
 from thunlp_repro.shared.io import read_json
 
 PASS, FAIL, REPORT, NOT_RUN = "PASS", "FAIL", "report-only", "not run"
+# the shapes of the stage-computed gates (gates_m7_m10.py), also named by their placeholders here
+M7_SHAPE = "ON predicts transfer better than embeddings"
+M8_SHAPE = "projector transfers within its family only"
+M9_SHAPE = "task tuning >= distance minimisation"
+M10_SHAPE = "ON windows, ON_raw, tpt-model, cross-depth, KI arm, tied/mlm-adapt"
 
 
 def _stage(root: Path, name: str) -> dict[str, Any] | None:
@@ -233,28 +238,28 @@ def compute_gates(root: str | Path, n_boot: int = 1000) -> list[dict[str, str]]:
     gates += [
         _gate(
             "M7",
-            "ON predicts transfer better than embeddings",
+            M7_SHAPE,
             NOT_RUN,
             "indicators stage not run",
             "",
         ),
         _gate(
             "M8",
-            "projector transfers within its family only",
+            M8_SHAPE,
             NOT_RUN,
             "project stage not run",
             "",
         ),
         _gate(
             "M9",
-            "task tuning >= distance minimisation",
+            M9_SHAPE,
             NOT_RUN,
             "project stage not run",
             "",
         ),
         _gate(
             "M10",
-            "ON windows, ON_raw, tpt-model, cross-depth, KI arm, tied/mlm-adapt",
+            M10_SHAPE,
             REPORT,
             "none of these has run",
             "report-only",

@@ -17,12 +17,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .gates import FAIL, NOT_RUN, PASS, REPORT, _gate, _share
-
-M7_SHAPE = "ON predicts transfer better than embeddings"
-M8_SHAPE = "projector transfers within its family only"
-M9_SHAPE = "task tuning >= distance minimisation"
-M10_SHAPE = "ON windows, ON_raw, tpt-model, cross-depth, KI arm, tied/mlm-adapt"
+from .gates import (
+    FAIL,
+    M7_SHAPE,
+    M8_SHAPE,
+    M9_SHAPE,
+    M10_SHAPE,
+    NOT_RUN,
+    PASS,
+    REPORT,
+    _gate,
+    _share,
+)
 
 
 def _ge(a: float, b: float) -> bool:
