@@ -93,18 +93,23 @@ def spearman(x: list[float], y: list[float]) -> float:
     return cov / math.sqrt(vx * vy) if vx > 0 and vy > 0 else float("nan")
 
 
-def correlate(ind: list[list[float]], transfer: list[list[float]]) -> dict[str, float]:
-    """Pooled rho over ordered off-diagonal (s, t) pairs; mean per-target rho (rows = sources)."""
+def _per_target(ind: list[list[float]], transfer: list[list[float]]) -> list[float]:
+    """rho over the sources of each target t (column t without its diagonal), NaN kept."""
     n = len(ind)
-    xs = [ind[s][t] for s in range(n) for t in range(n) if s != t]
-    ys = [transfer[s][t] for s in range(n) for t in range(n) if s != t]
-    per = [
+    return [
         spearman(
             [ind[s][t] for s in range(n) if s != t], [transfer[s][t] for s in range(n) if s != t]
         )
         for t in range(n)
     ]
-    per = [r for r in per if not math.isnan(r)]
+
+
+def correlate(ind: list[list[float]], transfer: list[list[float]]) -> dict[str, float]:
+    """Pooled rho over ordered off-diagonal (s, t) pairs; mean per-target rho (rows = sources)."""
+    n = len(ind)
+    xs = [ind[s][t] for s in range(n) for t in range(n) if s != t]
+    ys = [transfer[s][t] for s in range(n) for t in range(n) if s != t]
+    per = [r for r in _per_target(ind, transfer) if not math.isnan(r)]
     return {"pooled": spearman(xs, ys), "per_target": sum(per) / len(per) if per else float("nan")}
 
 
@@ -121,12 +126,7 @@ def correlate_ci(
     n = len(ind)
     rng = np.random.default_rng(seed)
     pooled, per = [], []
-    own = [
-        spearman(
-            [ind[s][t] for s in range(n) if s != t], [transfer[s][t] for s in range(n) if s != t]
-        )
-        for t in range(n)
-    ]
+    own = _per_target(ind, transfer)
     for _ in range(n_boot):
         pick = rng.integers(0, n, size=n).tolist()
         xs = [ind[s][t] for t in pick for s in range(n) if s != t]
