@@ -179,16 +179,14 @@ def build_adapted(restored_dir: str | Path, out_dir: str | Path, *,
         HeadGateError: `gate` is on and the adapted model does not beat the restored head on
             the held-out draw (nothing is written then).
     """
-    import platform
-
     import safetensors.torch
     import torch
-    import transformers
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+    from thunlp_repro.shared.assets.manifest import library_versions
     from thunlp_repro.shared.mlm_head import HeadGateError, HeadRecipe
     from thunlp_repro.shared.mlm_head_data import masked_corpus
-    from thunlp_repro.shared.mlm_head_recipe import FAMILY_HEAD_KEYS, _weights_sha256
+    from thunlp_repro.shared.mlm_head_recipe import FAMILY_HEAD_KEYS, _sha256, _weights_sha256
 
     recipe = recipe or AdaptRecipe()
     restored_dir, out_dir = Path(restored_dir), Path(out_dir)
@@ -217,8 +215,6 @@ def build_adapted(restored_dir: str | Path, out_dir: str | Path, *,
     head_state = {ours: model.get_parameter(theirs).detach().float().contiguous().clone()
                   for ours, theirs in family.items()}  # fmt: skip
     safetensors.torch.save_file(head_state, str(out_dir / HEAD_WEIGHTS))
-    from thunlp_repro.shared.mlm_head_recipe import _sha256
-
     card = {
         "format": 1,
         "backbone": name,
@@ -242,11 +238,7 @@ def build_adapted(restored_dir: str | Path, out_dir: str | Path, *,
             "total_s": round(time.perf_counter() - t0, 1),
             "threads": torch.get_num_threads(),
         },
-        "versions": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": library_versions(),
     }
     (out_dir / HEAD_CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card
