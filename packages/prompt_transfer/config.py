@@ -185,7 +185,7 @@ class ProjectConfig:
 
     pairs: list[str] = field(
         default_factory=lambda: ["minilm-l6->mpnet-base", "minilm-l3->minilm-l6"],
-        metadata=_h("SOURCE->TARGET backbone pairs (accepted: project_stage.PAIRS)"),
+        metadata=_h("SOURCE->TARGET backbone pairs (accepted: PAIRS above)"),
     )
     gate_pair: str = field(
         default="minilm-l6->mpnet-base", metadata=_h("the pair gates M8 and M9 read")

@@ -20,8 +20,9 @@ from thunlp_repro.shared.io import atomic_write_text, read_json
 from thunlp_repro.shared.reporting.report import register_section
 
 REFERENCE = Path(__file__).parent / "reference" / "roberta_base_matrix.csv"
-RUN_STAGES = ("train", "matrix", "indicators", "tpt", "project")
-"""Stage files a report reads, in the order of their wall-time rows."""
+REPORTED_STAGES = ("train", "matrix", "indicators", "tpt", "project")
+"""Stage files a report reads, in the order of their wall-time rows (pipeline.RUN_STAGES is
+what `all` runs: `project` is not in it)."""
 PAPER_BY_FAMILY = {  # RoBERTa-base, by target type: same / cross (random) [repo], spec §1
     "sentiment": "81 / 54 (39)",
     "nli": "77 / 46 (45)",
@@ -353,7 +354,7 @@ def render(doc: dict[str, Any], out: Path) -> str:
         from .report_sections import render_projector
 
         parts.append(render_projector(doc["project"], out, _table, _csv))
-    walls = [[s, doc[s]["wall_s"]] for s in RUN_STAGES if doc.get(s)]
+    walls = [[s, doc[s]["wall_s"]] for s in REPORTED_STAGES if doc.get(s)]
     hw = doc.get("hardware", {})
     parts.append(
         f"\n### Wall time per stage\n\nHardware: {hw.get('cpu', '?')} "
@@ -377,7 +378,7 @@ def study_document(root: Path, gates: list[dict[str, str]]) -> dict[str, Any]:
             "device": "cpu",
         },
     }
-    for s in RUN_STAGES:
+    for s in REPORTED_STAGES:
         path = root / "stages" / f"{s}.json"
         if path.is_file():
             stage = read_json(path)
@@ -404,7 +405,7 @@ def run_card(doc: dict[str, Any]) -> dict[str, Any]:
         "backbone": {k: bb.get(k) for k in ("backbone", "backbone_sha256", "width", "layers")},
         "head": {k: bb.get(k) for k in ("head", "head_sha256")} | {"card": bb.get("head_card")},
         "data_card": {"majority_test": train.get("majority"), "family": train.get("family")},
-        "wall_s": {s: doc[s]["wall_s"] for s in RUN_STAGES if doc.get(s)},
+        "wall_s": {s: doc[s]["wall_s"] for s in REPORTED_STAGES if doc.get(s)},
         "gates": {g["id"]: g["status"] for g in doc["gates"]},
     }
     return card
@@ -462,7 +463,7 @@ def write_results_json(study: Any, gates: list[dict[str, str]], root: str | Path
     from thunlp_repro.shared.reporting.results import build_results, write_results
 
     doc = study_document(study.root, gates)
-    walls = {s: doc[s]["wall_s"] for s in RUN_STAGES if doc.get(s)}
+    walls = {s: doc[s]["wall_s"] for s in REPORTED_STAGES if doc.get(s)}
     res = build_results(
         run_info={"paper": "prompt_transfer", "experiment": "transferability", "table": TABLE,
                   "preset": study.preset, "status": "ok", "duration_s": sum(walls.values())},
