@@ -6,7 +6,8 @@ the matrix, gates M7/M10), `tpt` (transferred-prompt initialisation vs vanilla),
 (cross-model projector pairs and the cross-depth identity check, gates M8-M10), `report` (gates
 M1-M10 computed from the stage files, the study report and, with `--results`, the results JSON),
 `all` (§4.4's default order: train -> matrix -> indicators -> tpt -> report; `project` is
-scheduled separately, as the spec says; `--dry-run` prints the plan). Every verb works on one study
+scheduled separately, as the spec says; `--dry-run` prints the plan), `import-official` (the
+official released prompts scored by our matrix stage, gate P0). Every verb works on one study
 folder `runs/prompt_transfer/<name>/` (name: `--name`, default the preset) whose artefacts are
 content-addressed: a rerun skips finished work and a killed stage resumes. Bad inputs (unknown
 task, backbone or stage, a label word that is not one token, a foreign or corrupt prompt file)
@@ -193,6 +194,50 @@ def train(
     study = _study(preset, config, set_, seeds, tasks, backbone, name, max_minutes, init,
                    allow_identity)  # fmt: skip
     _run("train", study, overwrite)
+
+
+DirOpt = typer.Option(..., "--dir", help="the official repo's task_prompt_emb/ folder")
+OfficialStudyOpt = typer.Option(None, "--name", help="study folder (default <preset>-official)")
+TagOpt = typer.Option(
+    None, "--tag", help="official backbone suffix (Roberta, RobertaLarge, Bert, T5, ...)"
+)
+
+
+@app.command("import-official", rich_help_panel="Evaluate")
+@handle_errors
+def import_official(
+    src: Path = DirOpt,
+    tag: str | None = TagOpt,
+    preset: str = typer.Option("paper", "--preset", "-p", help="preset whose backbone and tasks"),
+    config: Path | None = ConfigOpt,
+    set_: list[str] | None = SetOpt,
+    tasks: str | None = TasksOpt,
+    backbone: str | None = BackboneOpt,
+    name: str | None = OfficialStudyOpt,
+    overwrite: bool = OverwriteStage,
+) -> None:
+    """Gate P0: import the official released prompts (row 0 dropped) and score their matrix."""
+    from thunlp_repro.prompt_transfer import pipeline
+    from thunlp_repro.prompt_transfer.gates import compute_gates, format_gates
+    from thunlp_repro.prompt_transfer.official import import_official as run_import
+    from thunlp_repro.shared.errors import UsageError
+
+    study = _study(preset, config, set_, "0", tasks, backbone, name or f"{preset}-official", None)
+    if study.stage_path("train").is_file():
+        old = study.read_stage("train")
+        if old.get("init") != "official" or old.get("source_dir") != str(src):
+            if not overwrite:
+                raise UsageError(
+                    f"{study.root} already holds prompts from {old.get('source_dir') or 'PT'}; "
+                    "pass --overwrite to replace them or --name for another study"
+                )
+        if overwrite:
+            _discard(study, "matrix")
+    doc = run_import(study, src, tag)
+    typer.echo(f"imported {doc['n_runs']} official {doc['official_tag']} prompt(s) into "
+               f"{study.root / 'official'}")  # fmt: skip
+    _echo_stage(pipeline.run_matrix(study))
+    typer.echo(format_gates(compute_gates(study.root, n_boot=study.cfg.exp.bootstrap)))
 
 
 @app.command("all", rich_help_panel="Reproduce")

@@ -66,6 +66,8 @@ def dry_run_plan(
                  micro_batches=micro)
         for s in seeds for t, src in pairs
     ]  # fmt: skip
+    project_models, project_runs = _project_plan(cfg, preset, notes)
+    runs += project_runs
     n = len(cfg.exp.tasks)
     cells = n * (n + 2 * cfg.exp.random_draws) * (len(seeds) + 1)
     notes.append(f"prompt {p.length} trainable rows + mask slot ({p.mask_slot}), positions "
@@ -79,11 +81,64 @@ def dry_run_plan(
     notes.append(f"TPT: the {len(pairs)} official pairs (§3.3) plus s* from our dev matrix; "
                  "same LR, schedule and budget as vanilla, fresh optimiser")  # fmt: skip
     notes.append("tokens are an upper bound (steps x batch x (max_length + prompt region))")
+    notes.append(
+        "P0: `thunlp-repro prompt-transfer import-official --dir <task_prompt_emb>` "
+        "scores the official released prompts (forward only, not counted)"
+    )
     plan = DryRunPlan(
         "prompt_transfer", preset, command or f"thunlp-repro prompt-transfer all --preset {preset}",
-        models=[model], datasets=datasets, runs=runs, accelerate=accel,
+        models=[model, *project_models], datasets=datasets, runs=runs, accelerate=accel,
         batch=(tr.global_batch_size, tr.micro_batch_size), precision=cfg.runtime.precision,
         notes=notes,
     )  # fmt: skip
     plan.validate()
     return plan
+
+
+def _project_plan(cfg: Any, preset: str, notes: list[str]) -> tuple[list[Any], list[Any]]:
+    """The `project` stage's runs (§2.9): per pair A -> B, the PT runs of each backbone other
+    than the study's on the eval tasks, task-tuning the projector through B (forward and
+    backward of B at the projector's batch), and `tpt-model` (B's PT from g(P^A_t))."""
+    from thunlp_repro.shared.dryrun import RunEntry, model_entry
+
+    from .pipeline import Study
+
+    pc, main = cfg.project, cfg.model.name
+    if not pc.pairs:
+        return [], []
+    view = Study(cfg, Path("."))  # cfg_for only: no folder is opened, no backbone loaded
+    seed, n_rows = pc.seed if pc.seed is not None else cfg.exp.seeds[0], cfg.prompt.length + 1
+    models, runs, seen = {}, [], set()
+
+    def pt_runs(name: str, tag: str) -> list[Any]:
+        c = view.cfg_for(name)
+        steps, batch = c.train.max_steps, c.train.global_batch_size
+        tokens = steps * batch * ((c.data.max_length or 128) + n_rows)
+        micro = steps * (batch // c.train.micro_batch_size)
+        return [RunEntry(f"{tag} {name} {t} seed {seed}", name, steps, tokens,
+                         models[name].params, key=f"prompt_transfer/{preset}-{tag}-{name}-{t}",
+                         micro_batches=micro) for t in pc.eval_tasks]  # fmt: skip
+
+    for pair in pc.pairs:
+        a, b = pair.split("->")
+        for name in (a, b):
+            if name not in models:
+                models[name] = model_entry(name, f"project pair {pair}", notes=notes)
+        for name in (a, b):
+            if name != main and name not in seen:
+                seen.add(name)
+                runs += pt_runs(name, "project PT")
+        if "task" in pc.modes:
+            c = view.cfg_for(b)
+            tokens = pc.steps * pc.batch_size * ((c.data.max_length or 128) + n_rows)
+            runs.append(RunEntry(f"projector {pair} task tuning", b, pc.steps, tokens,
+                                 models[b].params, key=f"prompt_transfer/{preset}-proj-{pair}",
+                                 micro_batches=pc.steps))  # fmt: skip
+        if pc.tpt_model:
+            runs += pt_runs(b, f"tpt-model {a} ->")
+    notes.append(f"project: {len(pc.pairs)} pair(s) {', '.join(pc.pairs)}, seed {seed}, "
+                 f"projector {pc.steps} steps at batch {pc.batch_size} (LR {pc.lr}), modes "
+                 f"{', '.join(pc.modes)}; distance minimisation trains the projector alone "
+                 "(not counted)")  # fmt: skip
+    models.pop(main, None)
+    return list(models.values()), runs

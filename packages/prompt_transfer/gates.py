@@ -209,6 +209,10 @@ def compute_gates(root: str | Path, n_boot: int = 1000) -> list[dict[str, str]]:
     """Every gate's verdict line from the study folder's finished stages."""
     root = Path(root)
     train, matrix, tpt = (_stage(root, s) for s in ("train", "matrix", "tpt"))
+    if train is not None and train.get("init") == "official":  # imported official prompts
+        from .official import gates as official_gates
+
+        return official_gates(matrix)
     gates: list[dict[str, str]] = []
     kept: list[str] = []
     if train is None:

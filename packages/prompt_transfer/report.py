@@ -171,7 +171,13 @@ def render(doc: dict[str, Any], out: Path) -> str:
             "it the std over seeds and the paper's committed RoBERTa-base matrix [repo] on the "
             "same scale.\n"
         )
-    if train:
+    if train and train.get("init") == "official":
+        parts.append(
+            f"\nPrompts imported from the official release ({train['source_dir']}, tag "
+            f"`{train['official_tag']}`, row 0 dropped where dead); their own-task accuracy is "
+            "the matrix diagonal.\n"
+        )
+    elif train:
         parts.append(
             f"\nBackbone `{train['backbone']['backbone']}`, head "
             f"`{train['backbone']['head']}` (sha256 {train['backbone']['head_sha256'][:12]}); "

@@ -51,6 +51,13 @@ def test_paper_dry_run_validates_names_offline():
     code, out = _invoke(["prompt-transfer", "all", "--preset", "paper", "--dry-run"])
     assert code == 0, out
     assert "roberta-base" in out and "TPT sst2 <- imdb seed 0" in out
+    # the project stage (§2.9): B's PT, the task-tuned projector through B, tpt-model
+    assert "roberta-large: hub" in out and "project PT roberta-large qqp seed 0" in out
+    assert "projector roberta-base->roberta-large task tuning roberta-large" in out
+    assert "tpt-model roberta-base -> roberta-large mnli seed 0" in out
+    code, out = _invoke(["prompt-transfer", "all", "--preset", "paper", "--dry-run", "--set",
+                         "project.pairs=[roberta-base->robrta-large]"])  # fmt: skip
+    assert code == 2 and "robrta-large" in _error_line(out)
     code, out = _invoke(["prompt-transfer", "all", "--preset", "paper", "--dry-run",
                          "--tasks", "mnli,mnlii"])  # fmt: skip
     assert code == 2 and "mnlii" in _error_line(out)
