@@ -3,7 +3,8 @@
 Verbs: `train` (PT of every task x seed; `--init` for vocab / labels / from_prompt), `matrix`
 (zero-shot transfer matrix with random baselines), `indicators` (E_avg, E_tok, ON, ... against
 the matrix, gates M7/M10), `tpt` (transferred-prompt initialisation vs vanilla), `project`
-(cross-model projector pairs and the cross-depth identity check, gates M8-M10), `report` (gates
+(cross-model projector pairs and the cross-depth identity check, gates M8-M10), `ki-arm` (the
+matrix on the KI zoo's encoders, M10's KI part), `report` (gates
 M1-M10 computed from the stage files, the study report and, with `--results`, the results JSON),
 `all` (§4.4's default order: train -> matrix -> indicators -> tpt -> report; `project` is
 scheduled separately, as the spec says; `--dry-run` prints the plan), `import-official` (the
@@ -100,7 +101,7 @@ def _discard(study: Any, stage: str) -> None:
         study.stage_path(name).unlink(missing_ok=True)
         return
     folder = {"matrix": "cells", "tpt": "tpt", "indicators": "indicators",
-              "project": "project"}.get(stage)  # fmt: skip
+              "project": "project", "ki-arm": "ki-arm"}.get(stage)  # fmt: skip
     if folder and (study.root / folder).exists():
         shutil.rmtree(study.root / folder)
     study.stage_path(stage).unlink(missing_ok=True)
@@ -173,6 +174,7 @@ _command(
     "project",
     "Cross-model projector (task tuning, distance) and the cross-depth identity check.",
 )
+_command("ki-arm", "The transfer matrix on the KI zoo's encoders (native heads, 1 seed).")
 
 
 @app.command("train", rich_help_panel="Train")

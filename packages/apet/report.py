@@ -27,6 +27,19 @@ def _f(x: Any, nd: int = 2) -> str:
     return f"{x:.{nd}f}"
 
 
+def _struct_note(pools: list[str]) -> str:
+    """Which structured pools R_struct spans, and why a spec pool is left out (E1)."""
+    from .config import STRUCTURED_POOLS
+
+    left = [p for p in STRUCTURED_POOLS if p not in pools]
+    note = f"R_struct spans the structured pools {', '.join(pools) or 'none'} at APET(LoRA)'s L."
+    if "module=norm_bias" in left:
+        note += (" `module=norm_bias` (LayerNorm parameters and biases: 14,976 on MiniLM-L3) is"
+                 " left out: it cannot hold the LoRA-matched budget (36,864 on MiniLM-L3), and a"
+                 " pool trained whole at a smaller L would mix placement with budget.")  # fmt: skip
+    return note
+
+
 def study_summary(records: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
     """Every §5.1 statistic and the §5.2 verdicts from the cell records (JSON-ready)."""
     ladders: dict[str, list[str]] = meta.get("ladders", {})
@@ -82,6 +95,7 @@ def study_summary(records: list[dict[str, Any]], meta: dict[str, Any]) -> dict[s
         "per_model": per_model,
         "methods": methods,
         "verdicts": _jsonable(verdict_rows),
+        "structured_pools": list(pools),
     }
 
 
@@ -158,6 +172,7 @@ def render_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     rows = [[p["model"], f"{p['model_params']:,}", _f(p["sigma_pos"]), _f(p["sigma_train"]),
              _f(p["delta_match"]), _f(p["r_struct"]), _f(p["gap"])] for p in pm]  # fmt: skip
     lines += [_md(["model", "params", "σ_pos", "σ_train", "Δ_match", "R_struct", "gap"], rows), ""]
+    lines += [_struct_note(summary.get("structured_pools") or []), ""]
     lines += ["#### Methods (mean ± sd over seeds; L realised beside L requested)", ""]
     rows = [[m["model"], m["task"], m["method"] + (f" ({m['match']})" if m["match"] else ""),
              f"{m['L_requested']:,}", f"{m['L_realised']:,}", m["head_params"],

@@ -162,6 +162,12 @@ class ExpConfig:
         default=None, metadata=_h("tpt-task targets; null = every task with a family partner")
     )
     eval_batch_size: int = field(default=64, metadata=_h("matrix evaluation batch"))
+    ki_backbones: list[str] = field(
+        default_factory=lambda: [
+            f"ki-mini-{n}" for n in ("ladder-s", "ladder-m", "ladder-l", "student")
+        ],
+        metadata=_h("KI zoo encoders of the ki-arm stage (native MLM heads; unbuilt: not run)"),
+    )
 
     def __post_init__(self) -> None:
         if not self.tasks:

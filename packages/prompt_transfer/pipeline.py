@@ -1,7 +1,8 @@
 """The stages of `thunlp-repro prompt-transfer`: train, matrix, tpt (then gates and report).
 
 Reproduces: prompt_transfer.md §4.4 (stage order `train → matrix → indicators → tpt → report`;
-`project`, the §2.9 projector and cross-depth check, is scheduled separately), §2.7 (the full
+`project`, the §2.9 projector and cross-depth check, and `ki-arm`, the §4.3 KI encoders, are
+scheduled separately), §2.7 (the full
 source × target matrix with `rand-init`, `rand-uniform` and `majority` columns, per seed, plus the
 seed-0 dev matrix that picks TPT sources, §7 pitfall 8) and §2.8 (TPT arms `tpt-task`,
 `tpt-cross`; `vanilla` reuses the train stage's runs: same seeds, same logged curve).
@@ -36,7 +37,7 @@ from .data import TaskData, load_task
 logger = logging.getLogger(__name__)
 
 RANDOM_COLUMNS = ("rand-init", "rand-uniform")
-STAGES = ("train", "matrix", "indicators", "tpt", "project", "report")
+STAGES = ("train", "matrix", "indicators", "tpt", "project", "ki-arm", "report")
 RUN_STAGES = ("train", "matrix", "indicators", "tpt")
 """What `all` runs before `report` (§4.4's default order; `project` is scheduled separately)."""
 HEADLINE_STAGES = ("train", "matrix", "tpt")
@@ -561,10 +562,18 @@ def run_project(study: Study) -> dict[str, Any]:
     return run(study)
 
 
+def run_ki_arm(study: Study) -> dict[str, Any]:
+    """Stage `ki-arm` (§4.3): see `ki_arm.run_ki_arm`."""
+    from .ki_arm import run_ki_arm as run
+
+    return run(study)
+
+
 STAGE_RUNNERS = {
     "train": run_train,
     "matrix": run_matrix,
     "indicators": run_indicators,
     "tpt": run_tpt,
     "project": run_project,
+    "ki-arm": run_ki_arm,
 }

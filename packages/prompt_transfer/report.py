@@ -20,7 +20,7 @@ from thunlp_repro.shared.io import atomic_write_text, read_json
 from thunlp_repro.shared.reporting.report import register_section
 
 REFERENCE = Path(__file__).parent / "reference" / "roberta_base_matrix.csv"
-REPORTED_STAGES = ("train", "matrix", "indicators", "tpt", "project")
+REPORTED_STAGES = ("train", "matrix", "indicators", "tpt", "project", "ki-arm")
 """Stage files a report reads, in the order of their wall-time rows (pipeline.RUN_STAGES is
 what `all` runs: `project` is not in it)."""
 PAPER_BY_FAMILY = {  # RoBERTa-base, by target type: same / cross (random) [repo], spec §1
@@ -360,6 +360,10 @@ def render(doc: dict[str, Any], out: Path) -> str:
         from .report_sections import render_projector
 
         parts.append(render_projector(doc["project"], out, _table, _csv))
+    if doc.get("ki-arm"):
+        from .report_sections import render_ki_arm
+
+        parts.append(render_ki_arm(doc["ki-arm"], _table))
     walls = [[s, doc[s]["wall_s"]] for s in REPORTED_STAGES if doc.get(s)]
     hw = doc.get("hardware", {})
     parts.append(

@@ -6,7 +6,8 @@ RoBERTa-base embedding rho [repo] and "PDF" for ON, the scatter of ON and E_avg 
 coloured by same / cross family) and R5 (`projector.md/.csv`: the target tasks in their three
 groups with B's own-prompt accuracy, `rand-init` R, identity R, task-tuning R and
 distance-minimisation R; the committed RoBERTa-base -> large sentiment values [repo] as the
-paper column; `tpt-model`'s speed-up to 95% of B's vanilla best and its final test accuracy).
+paper column; `tpt-model`'s speed-up to 95% of B's vanilla best and its final test accuracy),
+and the KI arm (§4.3: the matrix's group means on each KI zoo encoder, native head, 1 seed).
 """
 
 from __future__ import annotations
@@ -116,3 +117,26 @@ def render_projector(doc: dict[str, Any], out: Path, table: Table, csv: Csv) -> 
          *[f"{m}_R" for m in doc["modes"]], "tpt_model_speedup_95", "tpt_model_test_acc"],
         csv_rows)  # fmt: skip
     return "".join(parts)
+
+
+def render_ki_arm(doc: dict[str, Any], table: Table) -> str:
+    """The KI arm: one row per KI zoo encoder (group means of its own matrix, or why not run)."""
+    rows = []
+    for name, e in doc["encoders"].items():
+        if e["status"] != "ok":
+            rows.append([name, "–", e["status"], "–", "–", "–", "–", "–"])
+            continue
+        bb = e["backbone"]
+        rows.append([name, f"{bb['layers']} x {bb['width']}", "ok",
+                     f"{len(e['learned'])}/{len(e['own_acc'])}", e["same"], e["cross"], e["gap"],
+                     e["rand-init"]])  # fmt: skip
+    missing = [e["reason"] for e in doc["encoders"].values() if e["status"] == "not run"]
+    note = f" Not run: {missing[0]}" if missing else ""
+    headers = ["encoder", "layers x width", "status", "learned", "same R", "cross R", "gap",
+               "rand-init R"]  # fmt: skip
+    return (
+        "\n### KI arm: the transfer matrix on the KI zoo's encoders\n\n"
+        f"Native MLM heads, seed {doc['seed']}, the study's tasks and PT recipe; R (%) group "
+        "means of each encoder's own test matrix; learned: own-prompt accuracy >= majority + 10."
+        f"{note}\n\n" + table(headers, rows)
+    )

@@ -40,6 +40,13 @@ def echo_summary(doc: dict[str, Any], echo: Callable[[str], Any]) -> None:
                 f"{m} {sum(v['R'].values()) / len(v['R']):.1f}" for m, v in p["modes"].items()
             )
             echo(f"  {name}: mean R over {len(p['groups'])} targets: {rs}")
+    elif stage == "ki-arm":
+        for name, e in doc["encoders"].items():
+            if e["status"] != "ok":
+                echo(f"  {name}: {e['status']} ({e.get('reason', '')})")
+                continue
+            echo(f"  {name}: same {e['same']:.1f}  cross {e['cross']:.1f}  gap {e['gap']:.1f}  "
+                 f"({len(e['learned'])}/{len(e['own_acc'])} tasks learned)")  # fmt: skip
     elif stage == "tpt":
         for r in doc["rows"]:
             echo(
