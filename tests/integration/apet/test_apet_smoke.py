@@ -5,7 +5,6 @@ equal §4.5's counts, a rerun skips every finished cell, and the report renders 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -22,10 +21,8 @@ def test_smoke_sweep_resume_analyze_report(tmp_path, monkeypatch):
     runner = CliRunner()
     base = ["--runs-root", str(tmp_path / "runs"), "apet"]
     res_root = tmp_path / "results"
-    t0 = time.time()
     res = runner.invoke(app, [*base, "sweep", "--preset", "smoke", "--results", str(res_root)])
     assert res.exit_code == 0, res.output
-    assert time.time() - t0 < 170
     out = res_root / "smoke" / "apet"
     for name in ("e1-positions.json", "e2-methods.json", "e3-thresholds.json", "runs.jsonl",
                  "summary.csv", "thresholds.csv", "verdicts.json"):  # fmt: skip
@@ -46,10 +43,11 @@ def test_smoke_sweep_resume_analyze_report(tmp_path, monkeypatch):
     cells = list((tmp_path / "runs" / "apet" / "cells").iterdir())
     assert len(cells) == 20 and all((c / "config.yaml").is_file() for c in cells)
 
-    t1 = time.time()  # rerun: every cell is finished, nothing trains
+    stamps = {c.name: (c / "config.yaml").stat().st_mtime_ns for c in cells}
+    # rerun: every cell is finished, nothing trains (no cell folder is rewritten)
     res = runner.invoke(app, [*base, "sweep", "--preset", "smoke", "--results", str(res_root)])
     assert res.exit_code == 0 and "20 finished, 0 to run" in res.output
-    assert time.time() - t1 < 30
+    assert {c.name: (c / "config.yaml").stat().st_mtime_ns for c in cells} == stamps
 
     res = runner.invoke(app, [*base, "analyze", "--preset", "smoke", "--results", str(res_root)])
     assert res.exit_code == 0 and "F1a" in res.output

@@ -82,10 +82,7 @@ def test_report_and_results_json(smoke):
 def test_rerun_skips_finished_work(smoke):
     res = smoke["second"]
     assert res.exit_code == 0, res.output
-    study = smoke["study"]
     for p, mtime in smoke["mtimes"].items():
         if "prompts" in p.parts or "cells" in p.parts or "tpt" in p.parts:
             assert p.stat().st_mtime_ns == mtime, f"{p} was rewritten"
     assert "engine:" not in res.output  # no training run started
-    train = json.loads((study / "stages" / "train.json").read_text())
-    assert train["wall_s"] < 20
