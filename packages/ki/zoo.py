@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from thunlp_repro.shared.errors import UsageError
+from thunlp_repro.shared.errors import AssetMissingError
 from thunlp_repro.shared.paths import home
 from thunlp_repro.shared.registry import Registry
 
@@ -68,11 +68,12 @@ def zoo_path(name: str) -> Path:
     """Folder of a built zoo entry.
 
     Raises:
-        UsageError: the entry is not built; the message names the build command.
+        AssetMissingError: the entry is not built (a known name; the message names the build
+            command), as `shared.models.resolve_model` documents for models not on disk.
     """
     path = zoo_location(name)
     if not is_built(name):
-        raise UsageError(
+        raise AssetMissingError(
             f"zoo model '{name}' is not built yet; run: thunlp-repro ki zoo build --preset mini"
         )
     return path

@@ -17,18 +17,15 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from thunlp_repro.shared.errors import UsageError
-
 
 def missing_reason(name: str) -> str | None:
     """None when zoo encoder `name` is on disk, else why not (the message names the build)."""
+    from thunlp_repro.shared.errors import AssetMissingError
     from thunlp_repro.shared.models import resolve_model
 
     try:
-        resolve_model(name)
-    except UsageError as exc:
-        if "not built" not in str(exc):  # an unknown name is bad input, not an absent zoo
-            raise
+        resolve_model(name)  # an unknown name raises a plain UsageError: bad input
+    except AssetMissingError as exc:
         return str(exc)
     return None
 
@@ -57,9 +54,11 @@ def folder_name(name: str) -> str:
 
 
 def _summary(train: dict[str, Any], matrix: dict[str, Any]) -> dict[str, Any]:
+    from .gates import m1
+
     seed = str(train["seeds"][0])
     own = {t: r[seed]["test_accuracy"] for t, r in train["runs"].items()}
-    learned = [t for t in train["tasks"] if own[t] >= train["majority"][t] + 10]
+    _, learned = m1(train)  # M1's rule: own-prompt test accuracy >= majority + 10
     s = matrix["per_seed"][seed]["summary"]
     return {"status": "ok", "backbone": train["backbone"], "own_acc": own,
             "majority": train["majority"], "learned": learned, "same": s["same"],
