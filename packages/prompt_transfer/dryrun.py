@@ -49,10 +49,7 @@ def dry_run_plan(
     model = model_entry(cfg.model.name, f"frozen backbone, head {cfg.prompt.head}", notes=notes)
     datasets = [task_entry(t) for t in cfg.exp.tasks]
     p, tr = cfg.prompt, cfg.train
-    max_len = cfg.data.max_length or 128
-    seq = max_len + p.length + 1
-    tokens = tr.max_steps * tr.global_batch_size * seq
-    micro = tr.max_steps * (tr.global_batch_size // tr.micro_batch_size)
+    _, tokens, micro = pt_cost(cfg)
     seeds = list(cfg.exp.seeds)
     runs = [
         RunEntry(f"PT {t} seed {s}", cfg.model.name, tr.max_steps, tokens, model.params,
@@ -95,6 +92,15 @@ def dry_run_plan(
     return plan
 
 
+def pt_cost(cfg: Any) -> tuple[int, int, int]:
+    """(steps, tokens, micro-batches) of one PT run of `cfg`: every step at the global batch,
+    each sequence the max length plus the prompt region (n rows + the mask slot)."""
+    tr = cfg.train
+    seq = (cfg.data.max_length or 128) + cfg.prompt.length + 1
+    micro = tr.max_steps * (tr.global_batch_size // tr.micro_batch_size)
+    return tr.max_steps, tr.max_steps * tr.global_batch_size * seq, micro
+
+
 def _project_plan(cfg: Any, preset: str, notes: list[str]) -> tuple[list[Any], list[Any]]:
     """The `project` stage's runs (§2.9): per pair A -> B, the PT runs of each backbone other
     than the study's on the eval tasks, task-tuning the projector through B (forward and
@@ -111,10 +117,7 @@ def _project_plan(cfg: Any, preset: str, notes: list[str]) -> tuple[list[Any], l
     models, runs, seen = {}, [], set()
 
     def pt_runs(name: str, tag: str) -> list[Any]:
-        c = view.cfg_for(name)
-        steps, batch = c.train.max_steps, c.train.global_batch_size
-        tokens = steps * batch * ((c.data.max_length or 128) + n_rows)
-        micro = steps * (batch // c.train.micro_batch_size)
+        steps, tokens, micro = pt_cost(view.cfg_for(name))
         return [RunEntry(f"{tag} {name} {t} seed {seed}", name, steps, tokens,
                          models[name].params, key=f"prompt_transfer/{preset}-{tag}-{name}-{t}",
                          micro_batches=micro) for t in pc.eval_tasks]  # fmt: skip
@@ -129,8 +132,7 @@ def _project_plan(cfg: Any, preset: str, notes: list[str]) -> tuple[list[Any], l
                 seen.add(name)
                 runs += pt_runs(name, "project PT")
         if "task" in pc.modes:
-            c = view.cfg_for(b)
-            tokens = pc.steps * pc.batch_size * ((c.data.max_length or 128) + n_rows)
+            tokens = pc.steps * pc.batch_size * ((view.cfg_for(b).data.max_length or 128) + n_rows)
             runs.append(RunEntry(f"projector {pair} task tuning", b, pc.steps, tokens,
                                  models[b].params, key=f"prompt_transfer/{preset}-proj-{pair}",
                                  micro_batches=pc.steps))  # fmt: skip
