@@ -95,11 +95,14 @@ def _threshold(grid: list[int], ok: list[bool]) -> Threshold:
     return Threshold(grid[start], "left" if start == 0 else "")
 
 
+def _beats_chance(v: np.ndarray, chance: float) -> bool:
+    return float(np.mean(v)) - chance > max(2.0, 2.0 * sd(v))
+
+
 def low_threshold(curve: dict[int, np.ndarray], chance: float) -> Threshold:
     """T_low: min L with μ(L') − chance > max(2, 2σ(L')) for all L' ≥ L on the grid."""
     grid = sorted(curve)
-    ok = [float(np.mean(curve[b])) - chance > max(2.0, 2.0 * sd(curve[b])) for b in grid]
-    return _threshold(grid, ok)
+    return _threshold(grid, [_beats_chance(curve[b], chance) for b in grid])
 
 
 def high_threshold(curve: dict[int, np.ndarray], ft_mean: float) -> Threshold:
@@ -107,6 +110,28 @@ def high_threshold(curve: dict[int, np.ndarray], ft_mean: float) -> Threshold:
     grid = sorted(curve)
     ok = [float(np.mean(curve[b])) >= ft_mean - 1.0 for b in grid]
     return _threshold(grid, ok)
+
+
+def censor_reason(curve: dict[int, np.ndarray], kind: str, ref: float) -> str:
+    """Why a threshold is censored, in the rule's own numbers ('' when it is found): for a
+    right-censored T_low, the largest budget where μ − chance ≤ max(2, 2σ) (one noisy seed at
+    the top censors it even when smaller budgets beat chance); for a right-censored T_high, μ at
+    max B against μ_FT − 1; for a left-censored one, the margin already held at min B."""
+    grid = sorted(curve)
+    t = low_threshold(curve, ref) if kind == "low" else high_threshold(curve, ref)
+    mu = {b: float(np.mean(curve[b])) for b in grid}
+    if t.censor == "left":
+        margin = mu[grid[0]] - ref if kind == "low" else mu[grid[0]] - (ref - 1.0)
+        what = "chance" if kind == "low" else "μ_FT − 1"
+        return f"{kind}: μ beats {what} by {margin:.1f} already at L = {grid[0]:,}"
+    if t.censor != "right":
+        return ""
+    if kind == "high":
+        return f"high: μ {mu[grid[-1]]:.1f} at L = {grid[-1]:,} < μ_FT − 1 = {ref - 1.0:.1f}"
+    b = max(x for x in grid if not _beats_chance(curve[x], ref))
+    passes = [x for x in grid if x < b and _beats_chance(curve[x], ref)]
+    note = f"low: μ − chance {mu[b] - ref:.1f} ≤ max(2, 2σ = {2 * sd(curve[b]):.1f}) at L = {b:,}"
+    return note + (f" (L = {passes[0]:,} beats chance)" if passes else "")
 
 
 def threshold_interval(curve: dict[int, np.ndarray], kind: str, ref: float | np.ndarray,
@@ -164,6 +189,10 @@ def thresholds(records: list[dict[str, Any]], model: str, task: str, draws: int 
         out["high_ci"] = threshold_interval(curve, "high", ft, draws, seed)
     else:
         out["high"], out["high_ci"] = Threshold(None, "right"), (math.nan, math.nan)
+    reasons = [censor_reason(curve, "low", chance)]
+    if len(ft):
+        reasons.append(censor_reason(curve, "high", float(np.mean(ft))))
+    out["note"] = "; ".join(r for r in reasons if r)
     return out
 
 

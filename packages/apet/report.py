@@ -58,7 +58,8 @@ def study_summary(records: list[dict[str, Any]], meta: dict[str, Any]) -> dict[s
                             "low_censor": th["low"].censor, "low_ci_log2": list(th["low_ci"]),
                             "high": th["high"].label(), "high_value": th["high"].value,
                             "high_censor": th["high"].censor,
-                            "high_ci_log2": list(th["high_ci"])})  # fmt: skip
+                            "high_ci_log2": list(th["high_ci"]),
+                            "note": th["note"]})  # fmt: skip
     per_model = []
     for m in models:
         mc = an.method_cells(records, m)
@@ -165,9 +166,10 @@ def render_section(results: list[dict[str, Any]], out_dir: Path) -> str:
     lines += ["#### Thresholds (E3; interval: 10th–90th percentile of log2 T)", ""]
     rows = [[t["model"], t["task"], _f(t["chance"], 1), t["low"],
              f"[{_f(t['low_ci_log2'][0], 1)}, {_f(t['low_ci_log2'][1], 1)}]", t["high"],
-             f"[{_f(t['high_ci_log2'][0], 1)}, {_f(t['high_ci_log2'][1], 1)}]"]
-            for t in summary["thresholds"]]  # fmt: skip
-    lines += [_md(["model", "task", "chance", "T_low", "log2 CI", "T_high", "log2 CI"], rows), ""]
+             f"[{_f(t['high_ci_log2'][0], 1)}, {_f(t['high_ci_log2'][1], 1)}]",
+             t.get("note", "")] for t in summary["thresholds"]]  # fmt: skip
+    lines += [_md(["model", "task", "chance", "T_low", "log2 CI", "T_high", "log2 CI",
+                   "censored because"], rows), ""]  # fmt: skip
     lines += ["#### Per-model statistics", ""]
     rows = [[p["model"], f"{p['model_params']:,}", _f(p["sigma_pos"]), _f(p["sigma_train"]),
              _f(p["delta_match"]), _f(p["r_struct"]), _f(p["gap"])] for p in pm]  # fmt: skip

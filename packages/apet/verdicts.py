@@ -106,7 +106,7 @@ def _f2b(ladder: str, small: dict[str, Any], large: dict[str, Any]) -> dict[str,
     """T_high(large) < T_high(small) on >= 2 of 3 tasks and > on none; CI: interval-separated."""
     tasks = [t for t in small if small[t] and large.get(t)]
     finite = sum(1 for t in tasks if large[t]["high"].value is not None)
-    stat = " ".join(f"{t}: {small[t]['high'].label()} → {large[t]['high'].label()}" for t in tasks)
+    stat = "; ".join(f"{t}: {small[t]['high'].label()} → {large[t]['high'].label()}" for t in tasks)
     if finite < 2:
         return _row(
             "F2b",

@@ -95,3 +95,17 @@ def test_compare_diff_ci_excludes_zero_for_a_clear_drop():
     c = an.compare(mean_stat, small, large, "diff", draws=500)
     assert math.isclose(c.point, -8.0)
     assert c.ci[1] < 0
+
+
+def test_censor_reason_names_the_budget_that_breaks_the_rule():
+    # beats chance from 2^12 on, but one wild seed at 2^18 (sd 6) right-censors T_low
+    c = curve([50, 50, 50, 50, 60, 70, 80, 85])
+    c[GRID[-1]] = np.array([50.0, 62.0, 56.0])
+    assert an.low_threshold(c, 50.0).censor == "right"
+    why = an.censor_reason(c, "low", 50.0)
+    assert "at L = 262,144" in why and "2σ = 12.0" in why and "L = 4,096 beats chance" in why
+    assert an.censor_reason(curve([60] * 8), "low", 50.0).startswith("low: μ beats chance by 10.0")
+    assert an.censor_reason(curve([50, 55, 60, 70, 80, 84, 85.5, 86]), "high", 86.0) == ""
+    assert an.censor_reason(curve([50] * 8), "high", 86.0) == (
+        "high: μ 50.0 at L = 262,144 < μ_FT − 1 = 85.0"
+    )
