@@ -42,6 +42,8 @@ class Experiment:
 
     Args:
         needs: Keys of experiments or prerequisites that must be done first.
+        profile_needs: More needs in one profile only (`full`'s record may need an asset that
+            `quick` does without).
         profiles: Profiles that include it (`quick` only for headline experiments).
         minutes: Estimated minutes on 2 CPU cores per profile (dry-run plan, ETA).
         paper_plan: Builds the experiment's paper-scale `shared.dryrun.DryRunPlan` (models,
@@ -54,6 +56,7 @@ class Experiment:
     description: str
     run: Callable[[str, Path, bool], None]
     needs: tuple[str, ...] = ()
+    profile_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     profiles: tuple[str, ...] = ("full", "paper")
     minutes: dict[str, float] = field(default_factory=dict)
     paper_plan: Callable[[], Any] | None = None
@@ -135,8 +138,9 @@ class Node:
     api_usd: float | None = None
 
 
-def _order(selected: Iterable[str]) -> list[str]:
-    """`selected` and everything they need, needs first (depth-first, cycles are errors)."""
+def _order(selected: Iterable[str], profile: str) -> list[str]:
+    """`selected` and everything they need in `profile`, needs first (depth-first, cycles are
+    errors)."""
     order: list[str] = []
     state: dict[str, str] = {}
 
@@ -147,7 +151,8 @@ def _order(selected: Iterable[str]) -> list[str]:
             raise UsageError(f"experiment needs form a cycle: {' -> '.join((*path, key))}")
         state[key] = "open"
         if key in EXPERIMENTS:
-            needs = EXPERIMENTS.get(key).needs
+            exp = EXPERIMENTS.get(key)
+            needs = (*exp.needs, *exp.profile_needs.get(profile, ()))
         elif key in PREREQUISITES:
             needs = ()
         else:
@@ -183,7 +188,7 @@ def plan(
                              f"{', '.join(EXPERIMENTS.get(outside[0]).profiles)}")  # fmt: skip
     nodes = []
     seen: set[str] = set()  # paper profile: runs already counted by an earlier node
-    for key in _order(e.key for e in chosen):
+    for key in _order((e.key for e in chosen), profile):
         if key in PREREQUISITES:
             req = PREREQUISITES.get(key)
             done = req.is_done()

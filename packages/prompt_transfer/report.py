@@ -512,8 +512,10 @@ def prompt_transfer_headlines(by_preset: dict[str, list[dict[str, Any]]]) -> lis
         h = r["metrics"]["headline"]
         if "gap" not in h:
             return "matrix not run"
+        head = r.get("config", {}).get("prompt", {}).get("head", "?")
         return (f"same {h['same']:.1f} vs cross {h['cross']:.1f}, gap {h['gap']:.1f} "
-                f"({h['n_tasks']} {h.get('scope', 'tasks')}, {h['n_seeds']} seed(s))")  # fmt: skip
+                f"({h['n_tasks']} {h.get('scope', 'tasks')}, {h['n_seeds']} seed(s), "
+                f"head {head})")  # fmt: skip
 
     mini, quick = found["mini"], found["quick"]
     verdict = "NOT TESTABLE"

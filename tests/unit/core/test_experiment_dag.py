@@ -76,6 +76,17 @@ def test_only_selects_a_node_and_its_needs(registry, tmp_path):
     assert "~20 min" in text and "estimated total: ~28 min" in text
 
 
+def test_profile_needs_join_only_their_profile(registry, tmp_path):
+    ex.register_prerequisite(ex.Prerequisite("assets/adapt", "a record's head", lambda: False,
+                                             lambda: registry.append("assets/adapt")))  # fmt: skip
+    ex.register_experiment(ex.Experiment("d", "record", "", lambda *a: None,
+                                         profile_needs={"full": ("assets/adapt",)},
+                                         profiles=("quick", "full")))  # fmt: skip
+    assert [n.key for n in ex.plan("full", only=["d/record"], root=tmp_path)] == [
+        "assets/adapt", "d/record"]  # fmt: skip
+    assert [n.key for n in ex.plan("quick", only=["d/record"], root=tmp_path)] == ["d/record"]
+
+
 def test_bad_selections_name_what_is_known(registry, tmp_path):
     with pytest.raises(UsageError, match=r"unknown experiment\(s\) a/usez; known: a/uses, b/train"):
         ex.plan("full", only=["a/usez"], root=tmp_path)
@@ -100,6 +111,6 @@ def test_every_registered_need_resolves():
 
     register_experiments()
     for profile in ex.PROFILES:
-        ex._order(e.key for e in ex.select(profile=profile))
+        ex._order((e.key for e in ex.select(profile=profile)), profile)
     quick = {e.paper for e in ex.select(profile="quick")}
     assert {"finetune", "ki", "chatdev"} <= quick
