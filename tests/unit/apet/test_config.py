@@ -20,7 +20,7 @@ def test_every_preset_loads_with_its_shape():
     assert smoke.train.max_steps == 30 and smoke.study.budgets_log2 == [6, 12, 18]
     assert smoke.study.ladder_r == ["minilm-l3"] and smoke.study.seeds == [1]
     assert quick.study.ladder_r == ["minilm-l3", "minilm-l6"] and quick.study.seeds == [1]
-    assert quick.study.budgets_log2 == [4, 8, 12, 16]
+    assert quick.study.budgets_log2 == [12, 16, 18]
     assert mini.study.experiments == ["e1", "e2", "e3"] and mini.train.max_steps == 100
     assert paper.paper and paper.optim.lr == 1e-4 and paper.train.max_steps == 20000
     assert set(paper.study.paper_families) == {"bert", "bloom", "t5"}
