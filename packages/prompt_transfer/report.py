@@ -178,9 +178,14 @@ def render(doc: dict[str, Any], out: Path) -> str:
             "the matrix diagonal.\n"
         )
     elif train:
+        head = train["backbone"]["head"]
+        why = ""
+        if head == "mlm-adapt":
+            why = (" — gate M1's recorded fallback (§2.6): on this backbone the restored head,"
+                   " tried first, let prompt tuning learn too few tasks")  # fmt: skip
         parts.append(
             f"\nBackbone `{train['backbone']['backbone']}`, head "
-            f"`{train['backbone']['head']}` (sha256 {train['backbone']['head_sha256'][:12]}); "
+            f"`{head}` (sha256 {train['backbone']['head_sha256'][:12]}){why}; "
             f"seeds {train['seeds']}.\n\n### Own-prompt test accuracy (%)\n\n"
         )
         rows = []
