@@ -5,7 +5,7 @@ Reproduces: prompt_transfer.md §4.4 (train -> matrix -> tpt -> report on the `m
 and §5.1 (the gates, computed from the stage files). Profiles: `quick` runs the reduced
 headline preset `configs/prompt_transfer/quick.yaml` (the within- vs cross-family gap of gate M2 on
 MiniLM-L6, one seed, ~10 min on 2 cores); `full` runs `mini` with the committed record's head
-(`RECORD_SETS`, ~1 h 50 min); `paper` is the GPU preset, planned by
+(`RECORD_SETS`, ~3 h); `paper` is the GPU preset, planned by
 `thunlp-repro prompt-transfer all --preset paper --dry-run`. The experiment
 writes `results/<preset>/prompt_transfer/transfer.json`; the study folder
 `runs/prompt_transfer/<preset>/` keeps every content-addressed artefact, so a rerun skips
@@ -20,8 +20,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-MINUTES = {"quick": 10.0, "full": 110.0}  # quick: 10.1 min measured idle, 2 cores
-"""Minutes on 2 CPU cores: quick measured (~7), full the spec §4.4 estimate."""
+MINUTES = {"quick": 10.0, "full": 180.0}
+"""Minutes on 2 CPU cores: quick 10.1 measured idle; full from the record's stages (train 72,
+matrix 35, indicators 4) plus TPT's 33 runs at the train stage's ~2 min a run."""
 
 RECORD_SETS = {"mini": ("prompt.head=mlm-adapt",)}
 """Overrides of the committed record: MiniLM-L6's restored head fails gate M1 (2 and 3 of the 6
