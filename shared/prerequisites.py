@@ -32,7 +32,8 @@ def _asset_name(backbone: str, adapt: bool) -> str:
     return head_asset_name(backbone)
 
 
-def _installed(backbone: str, adapt: bool = False) -> bool:
+def head_installed(backbone: str, adapt: bool = False) -> bool:
+    """Whether `backbone`'s restored head (or, with `adapt`, its mlm-adapt head) is installed."""
     from thunlp_repro.shared.assets import is_installed
 
     return is_installed(_asset_name(backbone, adapt))
@@ -48,13 +49,13 @@ def _register() -> None:
     for backbone, minutes in MLM_HEAD_MINUTES.items():
         register_prerequisite(Prerequisite(
             f"assets/{backbone}-mlm", f"restored MLM head of {backbone} (frozen backbone)",
-            is_done=lambda b=backbone: _installed(b),
+            is_done=lambda b=backbone: head_installed(b),
             build=lambda b=backbone: _build(b), minutes=minutes,
         ))  # fmt: skip
     for backbone, minutes in MLM_ADAPT_MINUTES.items():
         register_prerequisite(Prerequisite(
             f"assets/{backbone}-mlm-adapt", f"adapted MLM head of {backbone} (M1's fallback)",
-            is_done=lambda b=backbone: _installed(b, adapt=True),
+            is_done=lambda b=backbone: head_installed(b, adapt=True),
             build=lambda b=backbone: _build(b, adapt=True), minutes=minutes,
         ))  # fmt: skip
 

@@ -112,13 +112,13 @@ def high_threshold(curve: dict[int, np.ndarray], ft_mean: float) -> Threshold:
     return _threshold(grid, ok)
 
 
-def censor_reason(curve: dict[int, np.ndarray], kind: str, ref: float) -> str:
+def censor_reason(curve: dict[int, np.ndarray], t: Threshold, kind: str, ref: float) -> str:
     """Why a threshold is censored, in the rule's own numbers ('' when it is found): for a
     right-censored T_low, the largest budget where μ − chance ≤ max(2, 2σ) (one noisy seed at
     the top censors it even when smaller budgets beat chance); for a right-censored T_high, μ at
-    max B against μ_FT − 1; for a left-censored one, the margin already held at min B."""
+    max B against μ_FT − 1; for a left-censored one, the margin already held at min B. `t` is
+    the threshold of `kind` on `curve` against `ref` (chance, or μ_FT for `high`)."""
     grid = sorted(curve)
-    t = low_threshold(curve, ref) if kind == "low" else high_threshold(curve, ref)
     mu = {b: float(np.mean(curve[b])) for b in grid}
     if t.censor == "left":
         margin = mu[grid[0]] - ref if kind == "low" else mu[grid[0]] - (ref - 1.0)
@@ -189,9 +189,9 @@ def thresholds(records: list[dict[str, Any]], model: str, task: str, draws: int 
         out["high_ci"] = threshold_interval(curve, "high", ft, draws, seed)
     else:
         out["high"], out["high_ci"] = Threshold(None, "right"), (math.nan, math.nan)
-    reasons = [censor_reason(curve, "low", chance)]
+    reasons = [censor_reason(curve, low, "low", chance)]
     if len(ft):
-        reasons.append(censor_reason(curve, "high", float(np.mean(ft))))
+        reasons.append(censor_reason(curve, out["high"], "high", float(np.mean(ft))))
     out["note"] = "; ".join(r for r in reasons if r)
     return out
 

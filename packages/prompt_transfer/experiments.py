@@ -34,11 +34,9 @@ installed (its 12-min build does not fit the quick budget) and says which head i
 def _sets(preset: str) -> list[str]:
     if preset != "quick":
         return list(RECORD_SETS.get(preset, ()))
-    from thunlp_repro.shared.assets import is_installed
-    from thunlp_repro.shared.mlm_adapt import adapt_asset_name, register_mlm_adapt
+    from thunlp_repro.shared.prerequisites import head_installed
 
-    register_mlm_adapt()
-    if is_installed(adapt_asset_name("minilm-l6")):
+    if head_installed("minilm-l6", adapt=True):
         logger.info("prompt_transfer quick: the record's head mlm-adapt is installed; using it")
         return list(RECORD_SETS["mini"])
     logger.warning("prompt_transfer quick: minilm-l6-mlm-adapt is not installed, so the restored "

@@ -181,8 +181,8 @@ def render(doc: dict[str, Any], out: Path) -> str:
         head = train["backbone"]["head"]
         why = ""
         if head == "mlm-adapt":
-            why = (" — gate M1's recorded fallback (§2.6): on this backbone the restored head,"
-                   " tried first, let prompt tuning learn too few tasks")  # fmt: skip
+            why = (" — the spec's fallback (§2.6) for a backbone whose restored head fails"
+                   " gate M1")  # fmt: skip
         parts.append(
             f"\nBackbone `{train['backbone']['backbone']}`, head "
             f"`{head}` (sha256 {train['backbone']['head_sha256'][:12]}){why}; "

@@ -102,10 +102,15 @@ def test_censor_reason_names_the_budget_that_breaks_the_rule():
     c = curve([50, 50, 50, 50, 60, 70, 80, 85])
     c[GRID[-1]] = np.array([50.0, 62.0, 56.0])
     assert an.low_threshold(c, 50.0).censor == "right"
-    why = an.censor_reason(c, "low", 50.0)
+    why = an.censor_reason(c, an.low_threshold(c, 50.0), "low", 50.0)
     assert "at L = 262,144" in why and "2σ = 12.0" in why and "L = 4,096 beats chance" in why
-    assert an.censor_reason(curve([60] * 8), "low", 50.0).startswith("low: μ beats chance by 10.0")
-    assert an.censor_reason(curve([50, 55, 60, 70, 80, 84, 85.5, 86]), "high", 86.0) == ""
-    assert an.censor_reason(curve([50] * 8), "high", 86.0) == (
+    flat = curve([60] * 8)
+    assert an.censor_reason(flat, an.low_threshold(flat, 50.0), "low", 50.0).startswith(
+        "low: μ beats chance by 10.0"
+    )
+    rising = curve([50, 55, 60, 70, 80, 84, 85.5, 86])
+    assert an.censor_reason(rising, an.high_threshold(rising, 86.0), "high", 86.0) == ""
+    low = curve([50] * 8)
+    assert an.censor_reason(low, an.high_threshold(low, 86.0), "high", 86.0) == (
         "high: μ 50.0 at L = 262,144 < μ_FT − 1 = 85.0"
     )
