@@ -120,3 +120,14 @@ def test_m1_on_the_fallback_head_does_not_suggest_it_again(tmp_path):
     (m1,) = [g for g in gates.compute_gates(tmp_path, n_boot=50) if g["id"] == "M1"]
     assert m1["status"] == "FAIL" and "already on the spec §2.6 fallback" in m1["value"]
     assert "rerun with" not in m1["value"]
+
+
+def test_tpt_report_names_the_targets_vanilla_does_not_learn(tmp_path):
+    from thunlp_repro.prompt_transfer.report import _fmt, _unlearnt
+
+    _study(tmp_path, own={"a1": 55.0, "a2": 50.0, "b1": 60.0, "c": 40.0})  # a1 < 50 + 10
+    train = json.loads((tmp_path / "stages" / "train.json").read_text())
+    assert _unlearnt(train).startswith(" Vanilla PT does not learn a1 (gate M1)")
+    _study(tmp_path)  # every task learns: no sentence
+    assert _unlearnt(json.loads((tmp_path / "stages" / "train.json").read_text())) == ""
+    assert _fmt(float("inf")) == "∞"  # a speed-up of ∞ is a prompt already there at step 0
