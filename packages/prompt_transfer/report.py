@@ -49,8 +49,10 @@ def _unlearnt(train: dict[str, Any] | None) -> str:
     """Names the targets vanilla PT does not learn (M1): their TPT rows compare chance runs."""
     from .gates import m1
 
-    learned = m1(train)[1] if train else []
-    missed = [t for t in (train or {}).get("tasks", []) if t not in learned]
+    if not train:
+        return ""
+    learned = m1(train)[1]
+    missed = [t for t in train["tasks"] if t not in learned]
     if not missed:
         return ""
     return (
@@ -298,7 +300,7 @@ def render(doc: dict[str, Any], out: Path) -> str:
                         median([r["steps_95_vanilla"] for r in rr]),
                         median([r["steps_95_arm"] for r in rr]),
                         median(sp),
-                        f"{min(sp):.2f}..{max(sp):.2f}",
+                        f"{_fmt(min(sp), 2)}..{_fmt(max(sp), 2)}",
                         median([r["speedup_100"] for r in rr]),
                         sum(r["final_arm"] for r in rr) / len(rr),
                         sum(r["delta"] for r in rr) / len(rr),
