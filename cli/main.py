@@ -178,6 +178,11 @@ def list_(what: str = typer.Argument("experiments", help="experiments | presets 
         fail(f"cannot list '{what}'; choose experiments, presets or pipelines")
 
 
+RECORDS = Path("results")
+"""The committed mini records: the headline table puts a run in another `--results` root beside
+them."""
+
+
 @app.command(rich_help_panel="Reproduce")
 @handle_errors
 def report(
@@ -188,7 +193,7 @@ def report(
     register_experiments()
     from thunlp_repro.shared.reporting.report import write_report
 
-    for path in write_report(results, out):
+    for path in write_report(results, out, record_root=RECORDS):
         typer.echo(str(path))
 
 
@@ -216,7 +221,7 @@ def reproduce_all(
         return
     for key, status in execute(nodes, profile, overwrite=overwrite, echo=typer.echo):
         typer.echo(f"{key}: {status}")
-    for path in write_report(results, out):
+    for path in write_report(results, out, record_root=RECORDS):
         typer.echo(str(path))
 
 

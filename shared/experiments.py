@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 PROFILES = {"quick": "quick", "full": "mini", "paper": "paper"}
 """Profile -> the preset its experiments run with (and the results folder they write)."""
 
+CACHED_FRACTION = 0.1
+"""A node done in under this fraction of its estimate found its runs cached (content-addressed
+run folders): it says nothing about the machine's pace, so the ETA leaves it out."""
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -213,7 +217,23 @@ def plan(
         if profile == "paper" and action == "run":
             _paper_estimate(node, exp, seen)
         nodes.append(node)
+    _skip_unneeded(nodes, profile)
     return nodes
+
+
+def _skip_unneeded(nodes: list[Node], profile: str) -> None:
+    """A missing prerequisite is built only for an experiment that runs: building the KI zoo
+    (hours) for experiments whose results exist would spend time on nothing."""
+    running = {n.key for n in nodes if n.kind == "experiment" and n.action == "run"}
+    for node in nodes:
+        if node.kind != "prerequisite" or node.action != "run":
+            continue
+        users = [e for e in running
+                 if node.key in (*EXPERIMENTS.get(e).needs,
+                                 *EXPERIMENTS.get(e).profile_needs.get(profile, ()))]  # fmt: skip
+        if not users:
+            node.action, node.minutes = "skip", 0.0
+            node.why = "missing, but every experiment that needs it has its result"
 
 
 def _paper_estimate(node: Node, exp: Experiment, seen: set[str]) -> None:
@@ -288,7 +308,7 @@ def execute(
     """
     preset = PROFILES[profile]
     todo = [n for n in nodes if n.action == "run"]
-    estimated_done = spent_done = 0.0
+    estimated_done = spent_done = 0.0  # the pace counts nodes that did work, not cache hits
     done: list[tuple[str, str]] = [(n.key, "skipped") for n in nodes if n.action == "skip"]
     for i, node in enumerate(todo, 1):
         left = sum(n.minutes for n in todo[i - 1 :])
@@ -304,8 +324,9 @@ def execute(
             exp.run(preset, node.target, overwrite)
             status = "ran" if node.target.is_file() else "not run"
         minutes = (time.monotonic() - start) / 60
-        estimated_done += node.minutes
-        spent_done += minutes
+        if minutes >= CACHED_FRACTION * node.minutes:
+            estimated_done += node.minutes
+            spent_done += minutes
         echo(f"[{i}/{len(todo)}] {node.key}: {status} in {minutes:.1f} min")
         done.append((node.key, status))
     return done

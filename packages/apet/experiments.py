@@ -3,8 +3,10 @@
 `run_study` resolves the preset (plus `--config` / `--set`), finds which ladder models are on
 disk (Ladder K is "not run" when the KI zoo is absent), expands the cells, runs the unfinished
 ones and writes `results/<preset>/apet/<table>.json` with records, statistics and verdicts.
-The quick profile runs E3 on L3 + L6; full runs E1-E3 (mini preset). The frozen-random head needs
-only the encoder assets (minilm-l3, minilm-l6), so no MLM-head prerequisite is declared.
+The quick profile runs E3 on L3 + L6; full runs E1-E3 (mini preset) on Ladder R and Ladder K,
+so in `full` each needs the KI zoo (`ki/zoo`, loaded by name through `shared.models`). The
+frozen-random head needs only the encoder assets (minilm-l3, minilm-l6), so no MLM-head
+prerequisite is declared.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def _register() -> None:
         if f"apet/{table}" not in EXPERIMENTS:
             quick = ("quick",) if table == "e3-thresholds" else ()
             register_experiment(Experiment("apet", table, desc, _runner(table),
+                                           profile_needs={"full": ("ki/zoo",)},
                                            profiles=(*quick, "full", "paper"),
                                            minutes=MINUTES[table],
                                            paper_plan=partial(paper_plan, table)))  # fmt: skip

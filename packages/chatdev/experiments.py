@@ -119,10 +119,15 @@ def _register() -> None:
             )
         )
     if "chatdev/table1" not in EXPERIMENTS:
+        from thunlp_repro.chatdev.dryrun import table1_paper_plan
+
+        # At paper scale the node plans the full SRDD batch's API cost; running it is
+        # `chatdev batch --preset paper` with the user's key (run_table1 says so and skips).
         register_experiment(Experiment(
             "chatdev", "table1", "20-task stratified SRDD batch with the local Qwen coder "
             "(Tables 1 and 3; mini-llm tier, skipped without the model)", run_table1,
-            profiles=("full",), minutes={"full": 250.0}))  # fmt: skip
+            profiles=("full", "paper"), minutes={"full": 250.0},
+            paper_plan=table1_paper_plan))  # fmt: skip
 
 
 _register()

@@ -298,20 +298,28 @@ def render_index(grouped: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
 
 
 def write_report(
-    results_root: Path = Path("results"), reports_dir: Path = Path("reports")
+    results_root: Path = Path("results"),
+    reports_dir: Path = Path("reports"),
+    record_root: Path | None = None,
 ) -> list[Path]:
     """Write ``reports/<paper>.md`` for every paper with results, and ``reports/README.md``.
 
     Args:
         results_root: Root of ``<preset>/<paper>/*.json`` result files.
         reports_dir: Output folder (created); figures go to ``<reports_dir>/<paper>/<preset>/``.
+        record_root: Where the committed ``mini`` records are read from when ``results_root``
+            holds none (a quick run into ``--results DIR`` is still judged against them); None
+            reads ``results_root`` only.
 
     Returns:
         The markdown files written: the papers' files sorted by name, then ``README.md`` and
         ``REPORT.md`` (the headline table, `headline.render`).
     """
     results_root, reports_dir = Path(results_root), Path(reports_dir)
-    grouped = group_results(load_results(results_root))
+    results = load_results(results_root)
+    if record_root is not None and not any(r[SOURCE_KEY]["preset"] == "mini" for r in results):
+        results += load_results(record_root, preset="mini")
+    grouped = group_results(results)
     reports_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for paper, by_preset in grouped.items():

@@ -216,16 +216,17 @@ def test_hub_ids_are_checked_offline_and_never_fetched(monkeypatch):
     assert entry.source == "hub" and entry.size_mb is None and "would download" in entry.download
 
 
-def test_reproduce_all_paper_plan_shows_gpu_hours_per_node(sealed, tmp_path):
+def test_reproduce_all_paper_plan_shows_gpu_hours_or_api_cost_per_node(sealed, tmp_path):
     out = _dry(["reproduce-all", "--profile", "paper", "--dry-run", "--results", str(tmp_path)])
     nodes = [ln for ln in out.splitlines() if re.match(r"\s+\d+\. ", ln)]
     experiments = [ln for ln in nodes if " experiment " in ln]
     assert any("finetune/reference" in ln for ln in experiments)
     assert any("ki/e1-ki-vs-scratch" in ln for ln in experiments)
     for line in experiments:
-        assert "GPU-h" in line, line
+        assert ("API" if "chatdev/table1" in line else "GPU-h") in line, line
+    assert any("chatdev/table1" in ln for ln in experiments)  # its cost is API tokens, in USD
     assert "min on 2 CPU cores" not in out
-    assert "H100 GPU-hours" in out and "estimate, not a measurement" in out
+    assert "H100 GPU-hours and ~$" in out and "estimate, not a measurement" in out
     assert "shared with earlier nodes" in out  # E2 reuses E1's runs: counted once
 
 

@@ -69,6 +69,25 @@ def test_quick_profile_writes_its_own_root_and_selects_headlines(registry, tmp_p
     assert json.loads((tmp_path / "quick" / "b" / "train.json").read_text()) == {"preset": "quick"}
 
 
+def test_cache_hits_leave_the_eta_alone(registry, tmp_path):
+    # Every node here finishes at once, as nodes whose runs are cached do; the ETA of the rest
+    # must stay at the estimates instead of collapsing to 0 min.
+    lines = []
+    ex.execute(ex.plan("full", root=tmp_path), "full", echo=lines.append)
+    assert "[2/4] b/train: running (estimated 20 min; ETA for the rest 25 min)" in lines
+
+
+def test_a_missing_prerequisite_is_built_only_for_an_experiment_that_runs(registry, tmp_path):
+    (tmp_path / "mini" / "b").mkdir(parents=True)
+    (tmp_path / "mini" / "b" / "train.json").write_text("{}")
+    nodes = {n.key: n for n in ex.plan("full", root=tmp_path)}
+    head = nodes["assets/head"]
+    assert (head.action, head.minutes) == ("skip", 0.0) and "has its result" in head.why
+    ex.execute(list(nodes.values()), "full", echo=lambda _: None)
+    assert "assets/head" not in registry and "a/uses@mini" in registry
+    assert ex.plan("full", root=tmp_path, overwrite=True)[0].action == "run"
+
+
 def test_only_selects_a_node_and_its_needs(registry, tmp_path):
     nodes = ex.plan("full", only=["a/uses"], root=tmp_path)
     assert [n.key for n in nodes] == ["assets/head", "b/train", "a/uses"]
@@ -114,3 +133,12 @@ def test_every_registered_need_resolves():
         ex._order((e.key for e in ex.select(profile=profile)), profile)
     quick = {e.paper for e in ex.select(profile="quick")}
     assert {"finetune", "ki", "chatdev"} <= quick
+
+
+def test_ladder_k_and_the_ki_arm_need_the_zoo_in_full_only():
+    from thunlp_repro.cli.main import register_experiments
+
+    register_experiments()
+    for key in ("apet/e1-positions", "apet/e3-thresholds", "prompt_transfer/transfer"):
+        assert ex._order([key], "full").index("ki/zoo") < ex._order([key], "full").index(key)
+    assert "ki/zoo" not in ex._order(["apet/e3-thresholds", "prompt_transfer/transfer"], "quick")

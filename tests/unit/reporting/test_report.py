@@ -152,3 +152,18 @@ def test_register_section_refuses_duplicates():
 
 def test_section_writer_discovery_ignores_missing_packages_only():
     assert report_mod.section_writer("no_such_paper_xyz") is None
+
+
+def test_a_run_in_another_root_is_reported_beside_the_committed_record(tmp_path):
+    records, runs = tmp_path / "results", tmp_path / "elsewhere"
+    _write(records, _result("demo_generic", "mini", "t1", {"acc": 0.5}))
+    _write(records, _result("demo_generic", "quick", "t1", {"acc": 0.1}))
+    _write(runs, _result("demo_generic", "quick", "t1", {"acc": 0.4}))
+    write_report(runs, tmp_path / "alone")
+    alone = (tmp_path / "alone/demo_generic.md").read_text()
+    assert alone.split("## `mini` preset")[1].split("## ")[0].strip() == "_No results._"
+    write_report(runs, tmp_path / "beside", record_root=records)
+    text = (tmp_path / "beside/demo_generic.md").read_text()
+    mini = text.split("## `mini` preset")[1].split("## `")[0]
+    quick = text.split("## `quick` preset")[1].split("## `")[0]
+    assert "0.5" in mini and "0.4" in quick and "0.1" not in quick  # the record's quick is not read
